@@ -1,0 +1,86 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Errors a caller can test for with errors.Is. Messages wrap them with the
+// source's name (never its credentials) and what was being done.
+var (
+	// ErrNotFound means the object does not exist (HTTP 404/410, S3
+	// NoSuchKey or NoSuchBucket).
+	ErrNotFound = errors.New("not found")
+	// ErrAccessDenied means the credentials were refused or are missing
+	// (HTTP 401/403, S3 AccessDenied and signature errors).
+	ErrAccessDenied = errors.New("access denied")
+	// ErrNoRanges means a transfer broke on a server that does not serve
+	// byte ranges, so it cannot be resumed, or a range was asked of it.
+	ErrNoRanges = errors.New("server does not support range requests; cannot resume")
+	// ErrChanged means the object changed (ETag, Last-Modified or size)
+	// while it was being read.
+	ErrChanged = errors.New("source changed during the download")
+	// ErrStalled means no byte arrived for the stall timeout.
+	ErrStalled = errors.New("transfer stalled")
+	// ErrUnsupportedScheme means the URL's scheme is not one New serves.
+	ErrUnsupportedScheme = errors.New("unsupported source scheme (allowed: http://, https://, s3://, file://, a plain path, or - for stdin)")
+)
+
+// transientError marks a failure worth retrying, optionally after a delay
+// the server asked for.
+type transientError struct {
+	err   error
+	after time.Duration // server's Retry-After, 0 if none
+}
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+func transient(err error, after time.Duration) error {
+	return &transientError{err: err, after: after}
+}
+
+// isTransient reports whether err may pass on retry, and the delay the
+// server asked for.
+func isTransient(err error) (bool, time.Duration) {
+	var t *transientError
+	if errors.As(err, &t) {
+		return true, t.after
+	}
+	return false, 0
+}
+
+// statusError turns an unsuccessful HTTP status into an error; what says
+// what was attempted ("GET http://host/path").
+func statusError(what string, resp *http.Response, now time.Time) error {
+	code := resp.StatusCode
+	switch {
+	case code == http.StatusNotFound || code == http.StatusGone:
+		return fmt.Errorf("%s: %w (HTTP %d)", what, ErrNotFound, code)
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return fmt.Errorf("%s: %w (HTTP %d)", what, ErrAccessDenied, code)
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
+		return transient(fmt.Errorf("%s: server answered HTTP %d", what, code), retryAfter(resp.Header.Get("Retry-After"), now))
+	case code == http.StatusRequestedRangeNotSatisfiable:
+		return fmt.Errorf("%s: requested range not satisfiable (HTTP 416, Content-Range %q)", what, resp.Header.Get("Content-Range"))
+	default:
+		return fmt.Errorf("%s: unexpected HTTP status %d", what, code)
+	}
+}
+
+// retryAfter parses a Retry-After header (seconds or an HTTP date).
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,315 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// probeBodyLimit is how much of an unwanted body is drained so that its
+// connection can be reused; larger ones are cut off.
+const probeBodyLimit = 64 << 10
+
+// errTooManyRedirects stops a redirect chain.
+var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", DefaultRedirects)
+
+// httpSource reads an http:// or https:// URL.
+type httpSource struct {
+	url     *url.URL
+	name    string // the URL without credentials or query
+	client  *http.Client
+	creds   *credentials
+	certDir string
+	pol     retryPolicy
+
+	// Learnt by the probe.
+	size         int64
+	ranges       bool
+	etag         string
+	lastModified string
+}
+
+var _ Source = (*httpSource)(nil)
+
+func newHTTP(ctx context.Context, u *url.URL, opts Options) (*httpSource, error) {
+	creds, err := loadCredentials(opts.SecretDir)
+	if err != nil {
+		return nil, err
+	}
+	u = cloneURL(u)
+	if u.User != nil {
+		// Credentials in the URL serve when no secret is mounted; either
+		// way they leave the URL so that no message can show them.
+		if creds == nil {
+			pw, _ := u.User.Password()
+			creds = &credentials{user: u.User.Username(), password: pw}
+		}
+		u.User = nil
+	}
+	tr, err := newTransport(opts.CertDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &httpSource{
+		url:     u,
+		name:    displayURL(u),
+		creds:   creds,
+		certDir: opts.CertDir,
+		pol:     opts.policy(),
+		size:    -1,
+	}
+	s.client = &http.Client{Transport: tr, CheckRedirect: checkRedirect}
+	if err := s.pol.retry(ctx, s.name, s.probe); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Open implements Source.
+func (s *httpSource) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
+	end, empty, err := resolveRange(s.name, s.size, s.ranges, off, length)
+	if err != nil {
+		return nil, err
+	}
+	if empty {
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	return openResuming(ctx, s, &s.pol, off, end)
+}
+
+// Size implements Source.
+func (s *httpSource) Size() int64 { return s.size }
+
+// Ranges implements Source.
+func (s *httpSource) Ranges() bool { return s.ranges }
+
+// String implements Source.
+func (s *httpSource) String() string { return s.name }
+
+// Close releases idle connections.
+func (s *httpSource) Close() error {
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+func (s *httpSource) resumable() bool { return s.ranges }
+
+// probe learns size, range support and validators with a one-byte ranged
+// GET: only a 206 with a matching Content-Range proves range support
+// (Accept-Ranges alone does not), and unlike HEAD it also works where a
+// signed URL allows only GET.
+func (s *httpSource) probe(ctx context.Context) error {
+	resp, err := s.do(ctx, "bytes=0-0", "")
+	if err != nil {
+		return err
+	}
+	defer drainClose(resp.Body)
+	what := "GET " + s.name
+	cr := resp.Header.Get("Content-Range")
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		r, ok := parseContentRange(cr)
+		if !ok || r.first != 0 || r.last != 0 {
+			return fmt.Errorf("%s: answered bytes=0-0 with Content-Range %q", what, cr)
+		}
+		s.ranges, s.size = true, r.total
+	case http.StatusOK:
+		s.ranges, s.size = false, resp.ContentLength
+	case http.StatusRequestedRangeNotSatisfiable:
+		n, ok := parseUnsatisfiedRange(cr)
+		if !ok || n != 0 {
+			return statusError(what, resp, time.Now())
+		}
+		s.ranges, s.size = true, 0 // an empty object
+	default:
+		return statusError(what, resp, time.Now())
+	}
+	s.etag = resp.Header.Get("ETag")
+	s.lastModified = resp.Header.Get("Last-Modified")
+	return nil
+}
+
+// openRange implements rangeOpener.
+func (s *httpSource) openRange(ctx context.Context, off, end int64) (io.ReadCloser, int64, error) {
+	what := "GET " + s.name
+	var rng, ifRange string
+	if s.ranges {
+		rng = rangeHeader(off, end)
+		ifRange = s.ifRange()
+	}
+	resp, err := s.do(ctx, rng, ifRange)
+	if err != nil {
+		return nil, 0, err
+	}
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		if s.changed(resp.Header) {
+			drainClose(resp.Body)
+			return nil, 0, fmt.Errorf("%s: ETag or Last-Modified differ from the first answer's: %w", what, ErrChanged)
+		}
+		if rng == "" {
+			drainClose(resp.Body)
+			return nil, 0, fmt.Errorf("%s: HTTP 206 to a request without Range", what)
+		}
+		want, err := checkPartial(what, resp.Header, off, end, s.size)
+		if err != nil {
+			drainClose(resp.Body)
+			return nil, 0, err
+		}
+		return resp.Body, want, nil
+	case http.StatusOK:
+		if s.changed(resp.Header) || (s.size >= 0 && resp.ContentLength >= 0 && resp.ContentLength != s.size) {
+			drainClose(resp.Body)
+			return nil, 0, fmt.Errorf("%s: the object's ETag, Last-Modified or length differ from the first answer's: %w", what, ErrChanged)
+		}
+		if off != 0 {
+			drainClose(resp.Body)
+			return nil, 0, fmt.Errorf("%s: HTTP 200 to a request for %s: %w", what, rng, ErrNoRanges)
+		}
+		// The whole object from the start serves any range from 0.
+		return resp.Body, resp.ContentLength, nil
+	default:
+		defer drainClose(resp.Body)
+		return nil, 0, statusError(what, resp, time.Now())
+	}
+}
+
+// do sends one GET with optional Range and If-Range headers. Transport
+// failures come back classified and without the URL's query.
+func (s *httpSource) do(ctx context.Context, rng, ifRange string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", s.name, err)
+	}
+	if rng != "" {
+		req.Header.Set("Range", rng)
+	}
+	if ifRange != "" {
+		req.Header.Set("If-Range", ifRange)
+	}
+	if s.creds != nil {
+		req.SetBasicAuth(s.creds.user, s.creds.password)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, s.transportError(err)
+	}
+	return resp, nil
+}
+
+// ifRange is the validator sent with range requests so that a changed
+// object answers 200 instead of splicing two versions: a strong ETag, or
+// else Last-Modified.
+func (s *httpSource) ifRange() string {
+	if s.etag != "" && !strings.HasPrefix(s.etag, "W/") {
+		return s.etag
+	}
+	return s.lastModified
+}
+
+// changed reports whether h names another version of the object than the
+// probe saw.
+func (s *httpSource) changed(h http.Header) bool {
+	if etag := h.Get("ETag"); s.etag != "" && etag != "" {
+		return etag != s.etag
+	}
+	lm := h.Get("Last-Modified")
+	return s.lastModified != "" && lm != "" && lm != s.lastModified
+}
+
+// transportError classifies a failure to get a response.
+func (s *httpSource) transportError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its message repeats the URL, query included
+	}
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("GET %s: %w", s.name, err)
+	case errors.Is(err, errTooManyRedirects):
+		return fmt.Errorf("GET %s: %w", s.name, err)
+	case tlsError(err):
+		return fmt.Errorf("GET %s: TLS verification failed: %w (%s)", s.name, err, tlsHint(s.certDir))
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return fmt.Errorf("GET %s: %w", s.name, err)
+	default:
+		return transient(fmt.Errorf("GET %s: %w", s.name, err), 0)
+	}
+}
+
+// checkRedirect follows up to DefaultRedirects redirects and keeps the
+// Authorization header only while every hop stays on the first URL's host
+// and port (an upgrade from http to https on the default ports included).
+// Go's own rule keeps it for any port and for subdomains.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= DefaultRedirects {
+		return errTooManyRedirects
+	}
+	origin := via[0].URL
+	for _, r := range append(via[1:len(via):len(via)], req) {
+		if !sameAuthority(origin, r.URL) {
+			req.Header.Del("Authorization")
+			break
+		}
+	}
+	return nil
+}
+
+// sameAuthority reports whether credentials meant for a may be sent to b.
+func sameAuthority(a, b *url.URL) bool {
+	if !strings.EqualFold(a.Hostname(), b.Hostname()) {
+		return false
+	}
+	if a.Scheme == b.Scheme {
+		return effectivePort(a) == effectivePort(b)
+	}
+	// http://host → https://host on the default ports is an upgrade.
+	return a.Scheme == "http" && b.Scheme == "https" && effectivePort(a) == "80" && effectivePort(b) == "443"
+}
+
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// displayURL is u without credentials, and with any query (it may hold a
+// signature) replaced by "?…".
+func displayURL(u *url.URL) string {
+	c := cloneURL(u)
+	c.User = nil
+	q := c.RawQuery != ""
+	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = "", false, "", ""
+	s := c.String()
+	if q {
+		s += "?…"
+	}
+	return s
+}
+
+func cloneURL(u *url.URL) *url.URL {
+	c := *u
+	if u.User != nil {
+		uc := *u.User
+		c.User = &uc
+	}
+	return &c
+}
+
+// drainClose reads a little of body, so a small one frees its connection
+// for reuse, and closes it.
+func drainClose(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, probeBodyLimit)
+	_ = body.Close()
+}
