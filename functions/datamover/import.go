@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cdi-functions/cdi-functions/pkg/checksum"
+	"github.com/cdi-functions/cdi-functions/pkg/pipeline"
+	"github.com/cdi-functions/cdi-functions/pkg/progress"
+	"github.com/cdi-functions/cdi-functions/pkg/source"
+)
+
+// importFlags are the settings of the import command. Each flag has an
+// environment variable (envPrefix + the flag name in upper case, dashes as
+// underscores); a flag given on the command line wins.
+type importFlags struct {
+	source      string
+	target      string
+	contentType string
+	size        string
+	secretDir   string
+	certDir     string
+	s3Endpoint  string
+	scratch     string
+	checksum    string
+}
+
+// envPrefix starts the name of every environment variable the data mover
+// reads: --secret-dir is DATAMOVER_SECRET_DIR.
+const envPrefix = "DATAMOVER_"
+
+// envName is the environment variable of a flag.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (f *importFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.source, "source", "", "image URL: http(s)://…, s3://bucket/key, a file path, or - for standard input")
+	fs.StringVar(&f.target, "target", "", "directory to write disk.img in (or to extract into), or a block device")
+	fs.StringVar(&f.contentType, "content-type", "kubevirt", "kubevirt (one disk image) or archive (a tar extracted into the target)")
+	fs.StringVar(&f.size, "size", "", "capacity of the target (bytes, or with a Ki/Mi/Gi/Ti or K/M/G/T suffix); disk.img is grown to it")
+	fs.StringVar(&f.secretDir, "secret-dir", "", "directory with files accessKeyId and secretKey (basic auth or S3 keys)")
+	fs.StringVar(&f.certDir, "cert-dir", "", "directory of PEM CA certificates to trust for HTTPS and S3")
+	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 endpoint URL for non-AWS stores, e.g. http://minio.example:9000")
+	fs.StringVar(&f.scratch, "scratch", "", "scratch directory for qcow2 images that cannot be read in place")
+	fs.StringVar(&f.checksum, "checksum", "", "expected digest of the source bytes, ALG:HEX with ALG md5, sha1, sha256 or sha512")
+}
+
+// fromEnv sets every flag not given on the command line from its
+// environment variable.
+func fromEnv(fs *flag.FlagSet, given map[string]bool, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(fl *flag.Flag) {
+		if given[fl.Name] || err != nil {
+			return
+		}
+		if v := getenv(envName(fl.Name)); v != "" {
+			if serr := fl.Value.Set(v); serr != nil {
+				err = fmt.Errorf("%s: %w", envName(fl.Name), serr)
+			}
+		}
+	})
+	return err
+}
+
+func importCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stderr io.Writer) int {
+	fs := flag.NewFlagSet("datamover import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f importFlags
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: datamover import --source URL --target PATH [flags]\n\nflags (environment variable in brackets):\n")
+		fs.VisitAll(func(fl *flag.Flag) {
+			fmt.Fprintf(stderr, "  --%s [%s]\n    \t%s\n", fl.Name, envName(fl.Name), fl.Usage)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	if err := fromEnv(fs, given, getenv); err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitUsage
+	}
+	req, err := f.request(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitUsage
+	}
+	src, err := source.New(ctx, f.source, source.Options{
+		SecretDir: f.secretDir, CertDir: f.certDir, S3Endpoint: f.s3Endpoint, Stdin: stdin,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %s\n", oneLine(err))
+		return exitError
+	}
+	req.Source = src
+	res, err := pipeline.Run(ctx, req)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %s\n", oneLine(err))
+		return exitError
+	}
+	fmt.Fprintf(stderr, "imported %s (%s) to %s: %s, %s stored\n",
+		src, layerList(res), res.Path, progress.Bytes(res.Size), progress.Bytes(res.Written))
+	return exitOK
+}
+
+// request validates the flags into a pipeline request (without its source).
+func (f *importFlags) request(stderr io.Writer) (pipeline.Request, error) {
+	if f.source == "" {
+		return pipeline.Request{}, fmt.Errorf("--source is required (or %s)", envName("source"))
+	}
+	if f.target == "" {
+		return pipeline.Request{}, fmt.Errorf("--target is required (or %s)", envName("target"))
+	}
+	ct, err := pipeline.ParseContentType(f.contentType)
+	if err != nil {
+		return pipeline.Request{}, err
+	}
+	req := pipeline.Request{
+		Target:      f.target,
+		ContentType: ct,
+		Scratch:     f.scratch,
+		Progress:    progress.NewLine(stderr, 2*time.Second),
+	}
+	if f.size != "" {
+		if req.Size, err = parseSize(f.size); err != nil {
+			return pipeline.Request{}, err
+		}
+	}
+	if f.checksum != "" {
+		spec, err := checksum.Parse(f.checksum)
+		if err != nil {
+			return pipeline.Request{}, err
+		}
+		req.Checksum = &spec
+	}
+	if f.scratch != "" {
+		if fi, err := os.Stat(f.scratch); err != nil || !fi.IsDir() {
+			return pipeline.Request{}, fmt.Errorf("--scratch %s: not a directory", f.scratch)
+		}
+	}
+	return req, nil
+}
+
+func layerList(res pipeline.Result) string {
+	s := make([]string, len(res.Layers))
+	for i, l := range res.Layers {
+		s[i] = string(l)
+	}
+	return strings.Join(s, " > ")
+}
+
+// oneLine flattens an error message to one line, as the pod's termination
+// message and the claim's annotations want it.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

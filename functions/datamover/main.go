@@ -1,0 +1,55 @@
+// Command datamover is the program of the data pods: it moves image bytes
+// into a volume. Its import command reads an image from HTTP(S), S3, a file
+// or standard input, decodes it and writes a raw disk image (or an
+// extracted archive) to the target.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func usage() string {
+	return `usage: datamover <command> [flags]
+
+commands:
+  import   read an image from --source and write it to --target
+
+Run 'datamover import -h' for the flags of a command.
+`
+}
+
+// run executes the command line args and returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage())
+		return exitUsage
+	}
+	switch args[0] {
+	case "import":
+		return importCommand(ctx, args[1:], getenv, stdin, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stderr, usage())
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "error: unknown command %q\n%s", args[0], usage())
+	return exitUsage
+}
