@@ -17,10 +17,13 @@ FUZZTIME ?= 10s
 
 export PATH := $(GOBIN_DIR):$(PATH)
 
-.PHONY: help build test unit fuzz bench lint fmt tools demo clean
+.PHONY: help setup build test unit fuzz bench lint fmt tools demo clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+setup: ## install the Debian packages and Go tools the build and tests need
+	hack/setup.sh
 
 build: ## build every program into ./bin/
 	@mkdir -p $(BIN)
