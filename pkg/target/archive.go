@@ -139,7 +139,7 @@ func CleanEntryName(name string) (string, error) {
 	}
 	for _, part := range strings.Split(name, "/") {
 		if part == ".." {
-			return "", fmt.Errorf("%w: %q climbs out with ..", ErrUnsafeArchive, name)
+			return "", fmt.Errorf("%w: %q climbs out of the target with \"..\"", ErrUnsafeArchive, name)
 		}
 	}
 	if strings.ContainsRune(name, 0) {
@@ -182,7 +182,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 			return fmt.Errorf("extract %s: %w", hdr.Name, err)
 		}
 		return x.root.Chmod(name, mode|0o700)
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse:
 		return x.file(name, hdr, mode, r)
 	case tar.TypeSymlink:
 		if !linkInside(name, hdr.Linkname) {
