@@ -1,0 +1,52 @@
+package annotations
+
+// Request annotations, set by users on a claim.
+const (
+	// Endpoint is the URL to import from: http(s)://… or s3://bucket/key.
+	Endpoint = "cdi.kubevirt.io/storage.import.endpoint"
+	// SecretName names a Secret in the claim's namespace with keys
+	// accessKeyId and secretKey (basic auth or S3 keys).
+	SecretName = "cdi.kubevirt.io/storage.import.secretName"
+	// CertConfigMap names a ConfigMap in the claim's namespace holding CA
+	// certificates to trust for the endpoint.
+	CertConfigMap = "cdi.kubevirt.io/storage.import.certConfigMap"
+	// ContentType is "kubevirt" (default, one disk image) or "archive".
+	ContentType = "cdi.kubevirt.io/storage.contentType"
+	// Checksum is the expected digest of the source, ALG:HEX (an extension
+	// of CDI's contract).
+	Checksum = "cdi.kubevirt.io/storage.import.checksum"
+	// RetainAfterCompletion "true" keeps the data pod after it finished.
+	RetainAfterCompletion = "cdi.kubevirt.io/storage.pod.retainAfterCompletion"
+)
+
+// Status annotations, written by the updater.
+const (
+	// PodPhase is the phase of the work: Pending, Running, Succeeded or
+	// Failed.
+	PodPhase = "cdi.kubevirt.io/storage.pod.phase"
+	// Progress is the share of the import done, e.g. "45.20%".
+	Progress = "cdi.kubevirt.io/storage.import.progress"
+	// PodRestarts counts restarts of the data pod's container.
+	PodRestarts = "cdi.kubevirt.io/storage.pod.restarts"
+	// Reason is a machine-readable word for the last status change.
+	Reason = "cdi.kubevirt.io/storage.pod.reason"
+	// Message is the human-readable detail of the last status change
+	// (the data mover's error on failure).
+	Message = "cdi.kubevirt.io/storage.pod.message"
+	// ImportPodName names the data pod importing into the claim.
+	ImportPodName = "cdi.kubevirt.io/storage.import.importPodName"
+)
+
+// The values of PodPhase.
+const (
+	PhasePending   = "Pending"
+	PhaseRunning   = "Running"
+	PhaseSucceeded = "Succeeded"
+	PhaseFailed    = "Failed"
+)
+
+// Content types.
+const (
+	ContentTypeKubeVirt = "kubevirt"
+	ContentTypeArchive  = "archive"
+)

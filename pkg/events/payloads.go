@@ -1,0 +1,62 @@
+package events
+
+import "github.com/cdi-functions/cdi-functions/pkg/annotations"
+
+// Claim names the PersistentVolumeClaim an event is about. The UID tells
+// a claim from a later one of the same name.
+type Claim struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+}
+
+// Pod names a data pod.
+type Pod struct {
+	Name string `json:"name"`
+	UID  string `json:"uid,omitempty"`
+}
+
+// ImportRequestedPayload is the data of an ImportRequested event.
+type ImportRequestedPayload struct {
+	Claim   Claim                     `json:"claim"`
+	Request annotations.ImportRequest `json:"request"`
+}
+
+// DataPodProgressPayload is the data of a DataPodProgress event.
+type DataPodProgressPayload struct {
+	Claim Claim `json:"claim"`
+	Pod   Pod   `json:"pod"`
+	// Stage is the data mover's phase (Connecting, Writing, Converting…).
+	Stage string `json:"stage"`
+	// Done and Total are bytes; Total is -1 when unknown.
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
+
+// Phases of a data pod, as DataPodPhasePayload.Phase.
+const (
+	PodPending   = "Pending"
+	PodScheduled = "Scheduled"
+	PodRunning   = "Running"
+	PodSucceeded = "Succeeded"
+	PodFailed    = "Failed"
+)
+
+// DataPodPhasePayload is the data of a DataPodPhase event.
+type DataPodPhasePayload struct {
+	Claim Claim `json:"claim"`
+	Pod   Pod   `json:"pod"`
+	// Phase is one of PodPending, PodScheduled, PodRunning, PodSucceeded,
+	// PodFailed.
+	Phase string `json:"phase"`
+	// Reason is a machine-readable word (e.g. ImportSucceeded,
+	// ErrImportFailed, OOMKilled, Unschedulable, Evicted).
+	Reason string `json:"reason,omitempty"`
+	// Message is the human detail: on failure, the data mover's error.
+	Message string `json:"message,omitempty"`
+	// Restarts counts restarts of the data pod's container.
+	Restarts int32 `json:"restarts,omitempty"`
+	// Permanent marks a failure that retrying cannot fix (a bad URL, a
+	// corrupt image): the work ends Failed.
+	Permanent bool `json:"permanent,omitempty"`
+}

@@ -1,0 +1,81 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+)
+
+// Sender delivers events with bounded retries.
+type Sender struct {
+	client  cloudevents.Client
+	routes  func() Routes
+	backoff time.Duration
+	tries   int
+}
+
+// SenderOptions tune a Sender.
+type SenderOptions struct {
+	// Backoff is the first retry delay (doubled each try); default 200ms.
+	Backoff time.Duration
+	// Tries is the most attempts per event; default 5.
+	Tries int
+}
+
+// NewSender returns a Sender that looks routes up on every send, so a
+// reloaded routing table takes effect at once.
+func NewSender(routes func() Routes, opts SenderOptions) (*Sender, error) {
+	c, err := cloudevents.NewClientHTTP()
+	if err != nil {
+		return nil, fmt.Errorf("cloudevents client: %w", err)
+	}
+	if opts.Backoff == 0 {
+		opts.Backoff = 200 * time.Millisecond
+	}
+	if opts.Tries == 0 {
+		opts.Tries = 5
+	}
+	return &Sender{client: c, routes: routes, backoff: opts.Backoff, tries: opts.Tries}, nil
+}
+
+// ErrRejected reports an event its consumer refused for good (a 4xx other
+// than 404/408/409/429): resending the same event will not help.
+var ErrRejected = errors.New("event rejected")
+
+// Send delivers e to its route, retrying network errors and transient
+// answers (404, 408, 409, 425, 429, 5xx) with exponential backoff.
+func (s *Sender) Send(ctx context.Context, e cloudevents.Event) error {
+	target, err := s.routes().URL(e.Type())
+	if err != nil {
+		return err
+	}
+	ctx = cloudevents.ContextWithTarget(ctx, target)
+	// The sdk counts retries after the first attempt.
+	ctx = cloudevents.ContextWithRetriesExponentialBackoff(ctx, s.backoff, s.tries-1)
+	res := s.client.Send(ctx, e)
+	if cloudevents.IsACK(res) {
+		return nil
+	}
+	last := res
+	if rr, ok := res.(*cehttp.RetriesResult); ok {
+		last = rr.Result
+	}
+	var httpRes *cehttp.Result
+	if cloudevents.ResultAs(last, &httpRes) && permanent(httpRes.StatusCode) {
+		return fmt.Errorf("%w: %s %s to %s: %w", ErrRejected, e.Type(), e.ID(), target, res)
+	}
+	return fmt.Errorf("send %s %s to %s: %w", e.Type(), e.ID(), target, res)
+}
+
+// permanent reports whether a consumer's status code means "do not retry".
+func permanent(code int) bool {
+	switch code {
+	case 404, 408, 409, 425, 429:
+		return false
+	}
+	return code >= 400 && code < 500
+}

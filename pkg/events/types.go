@@ -1,0 +1,31 @@
+package events
+
+// Prefix starts every event type of cdi-functions.
+const Prefix = "com.github.cdi-functions."
+
+// The event types. The suffix is the payload's version: a change that is
+// not backwards compatible gets a new type.
+const (
+	// ImportRequested: a claim asks for an import that is not finished.
+	// Emitted by the event source, consumed by the importer. Payload:
+	// ImportRequested.
+	ImportRequested = Prefix + "import.requested.v1"
+	// DataPodProgress: a data pod moved bytes. Emitted by the data mover,
+	// consumed by the updater. Payload: DataPodProgress.
+	DataPodProgress = Prefix + "datapod.progress.v1"
+	// DataPodPhase: a data pod changed phase (scheduled, running,
+	// succeeded, failed). Emitted by the event source (from pod status) and
+	// by the data mover (its own result), consumed by the updater.
+	// Payload: DataPodPhase.
+	DataPodPhase = Prefix + "datapod.phase.v1"
+)
+
+// Types lists every event type, for routing tables and their tests.
+var Types = []string{ImportRequested, DataPodProgress, DataPodPhase}
+
+// Extension attributes set on every event, for Trigger filters.
+const (
+	ExtensionNamespace = "claimnamespace"
+	ExtensionName      = "claimname"
+	ExtensionUID       = "claimuid"
+)
