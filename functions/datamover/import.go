@@ -29,6 +29,8 @@ type importFlags struct {
 	s3Endpoint  string
 	scratch     string
 	checksum    string
+	maxRetries  int
+	stall       time.Duration
 }
 
 // envPrefix starts the name of every environment variable the data mover
@@ -50,6 +52,8 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 endpoint URL for non-AWS stores, e.g. http://minio.example:9000")
 	fs.StringVar(&f.scratch, "scratch", "", "scratch directory for qcow2 images that cannot be read in place")
 	fs.StringVar(&f.checksum, "checksum", "", "expected digest of the source bytes, ALG:HEX with ALG md5, sha1, sha256 or sha512")
+	fs.IntVar(&f.maxRetries, "max-retries", source.DefaultMaxRetries, "consecutive failed attempts without progress before a transfer gives up")
+	fs.DurationVar(&f.stall, "stall-timeout", source.DefaultStallTimeout, "how long a transfer may receive nothing before it is resumed")
 }
 
 // fromEnv sets every flag not given on the command line from its
@@ -74,6 +78,8 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	fs.SetOutput(stderr)
 	var f importFlags
 	f.register(fs)
+	var rf reportFlags
+	rf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: datamover import --source URL --target PATH [flags]\n\nflags (environment variable in brackets):\n")
 		fs.VisitAll(func(fl *flag.Flag) {
@@ -97,22 +103,46 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitUsage
 	}
-	src, err := source.New(ctx, f.source, source.Options{
-		SecretDir: f.secretDir, CertDir: f.certDir, S3Endpoint: f.s3Endpoint, Stdin: stdin,
-	})
+	rep, err := newReporter(rf, getenv, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "error: %s\n", oneLine(err))
-		return exitError
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitUsage
 	}
-	req.Source = src
-	res, err := pipeline.Run(ctx, req)
+	var stopProgress func()
+	if rep != nil {
+		req.Progress, stopProgress = rep.progress(ctx)
+	}
+	res, err := f.run(ctx, req, stdin)
+	if stopProgress != nil {
+		stopProgress()
+	}
+	if rep != nil {
+		rep.result(ctx, err)
+	}
 	if err != nil {
+		writeTerminationLog(rf.terminationLog, err)
 		fmt.Fprintf(stderr, "error: %s\n", oneLine(err))
-		return exitError
+		return exitCodeFor(err)
 	}
 	fmt.Fprintf(stderr, "imported %s (%s) to %s: %s, %s stored\n",
-		src, layerList(res), res.Path, progress.Bytes(res.Size), progress.Bytes(res.Written))
+		f.source, layerList(res), res.Path, progress.Bytes(res.Size), progress.Bytes(res.Written))
 	return exitOK
+}
+
+// run opens the source and runs the import.
+func (f *importFlags) run(ctx context.Context, req pipeline.Request, stdin io.Reader) (pipeline.Result, error) {
+	src, err := source.New(ctx, f.source, source.Options{
+		SecretDir: f.secretDir, CertDir: f.certDir, S3Endpoint: f.s3Endpoint, Stdin: stdin,
+		MaxRetries: f.maxRetries, StallTimeout: f.stall,
+	})
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	if c, ok := src.(io.Closer); ok {
+		defer c.Close()
+	}
+	req.Source = src
+	return pipeline.Run(ctx, req)
 }
 
 // request validates the flags into a pipeline request (without its source).

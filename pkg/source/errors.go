@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -83,4 +84,22 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// Retryable reports whether a failed transfer may succeed if tried again
+// later: network errors, stalls, server-side (5xx, 429, 408) answers after
+// the retries ran out, a drop on a server without ranges, or an object
+// that changed mid-download. Not found, access denied and bad URLs are not.
+func Retryable(err error) bool {
+	if ok, _ := isTransient(err); ok {
+		return true
+	}
+	if errors.Is(err, ErrStalled) || errors.Is(err, ErrNoRanges) || errors.Is(err, ErrChanged) {
+		return true
+	}
+	// Not net.Error: syscall.Errno satisfies it too, and a missing local
+	// file is not a network problem.
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &op) || errors.As(err, &dns)
 }

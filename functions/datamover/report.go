@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/cdi-functions/cdi-functions/pkg/events"
+	"github.com/cdi-functions/cdi-functions/pkg/progress"
+	"github.com/cdi-functions/cdi-functions/pkg/source"
+)
+
+// reportFlags say who the data mover works for and where to report: set
+// by the functions in a data pod, empty when run by hand.
+type reportFlags struct {
+	sink           string
+	claimNamespace string
+	claimName      string
+	claimUID       string
+	podName        string
+	podUID         string
+	terminationLog string
+}
+
+func (f *reportFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.sink, "sink", "", "URL to send progress and result CloudEvents to (K_SINK also works)")
+	fs.StringVar(&f.claimNamespace, "claim-namespace", "", "namespace of the claim being filled, for events")
+	fs.StringVar(&f.claimName, "claim-name", "", "name of the claim being filled, for events")
+	fs.StringVar(&f.claimUID, "claim-uid", "", "UID of the claim being filled, for events")
+	fs.StringVar(&f.podName, "pod-name", "", "name of this data pod, for events")
+	fs.StringVar(&f.podUID, "pod-uid", "", "UID of this data pod, for events")
+	fs.StringVar(&f.terminationLog, "termination-log", "", "file to write the final error to (a pod's /dev/termination-log)")
+}
+
+// Exit code of a failure that may pass when tried again (network trouble):
+// the pod restarts and resumes. exitError (1) is a failure retrying cannot
+// fix (bad URL, corrupt or unsupported image, too large).
+const exitRetryable = 3
+
+// reporter sends the data pod's progress and result as CloudEvents.
+type reporter struct {
+	flags  reportFlags
+	sender *events.Sender
+	claim  events.Claim
+	pod    events.Pod
+	stderr io.Writer
+}
+
+// newReporter returns nil when no sink is configured.
+func newReporter(f reportFlags, getenv func(string) string, stderr io.Writer) (*reporter, error) {
+	sink := f.sink
+	if sink == "" {
+		sink = getenv(events.SinkEnv)
+	}
+	if sink == "" {
+		return nil, nil
+	}
+	if f.claimNamespace == "" || f.claimName == "" {
+		return nil, errors.New("--sink needs --claim-namespace and --claim-name")
+	}
+	s, err := events.NewSender(func() events.Routes { return events.Routes{Sink: sink} }, events.SenderOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return &reporter{
+		flags: f, sender: s, stderr: stderr,
+		claim: events.Claim{Namespace: f.claimNamespace, Name: f.claimName, UID: f.claimUID},
+		pod:   events.Pod{Name: f.podName, UID: f.podUID},
+	}, nil
+}
+
+// progress returns a progress reporter sending events, and its stop.
+func (r *reporter) progress(ctx context.Context) (progress.Reporter, func()) {
+	pr := events.NewPodReporter(ctx, r.claim, r.pod, 2*time.Second,
+		func(ctx context.Context, p events.DataPodProgressPayload) error {
+			e, err := events.NewDataPodProgress(p, time.Now())
+			if err != nil {
+				return err
+			}
+			return r.sender.Send(ctx, e)
+		},
+		func(err error) { fmt.Fprintf(r.stderr, "warning: progress event: %v\n", err) })
+	return pr, pr.Stop
+}
+
+// result sends the final phase of the import.
+func (r *reporter) result(ctx context.Context, err error) {
+	p := events.DataPodPhasePayload{Claim: r.claim, Pod: r.pod, Phase: events.PodSucceeded, Reason: "ImportSucceeded",
+		Message: "Import Complete"}
+	if err != nil {
+		p.Phase, p.Reason, p.Message = events.PodFailed, "ErrImportFailed", oneLine(err)
+		p.Permanent = !source.Retryable(err) && !errors.Is(err, context.Canceled)
+	}
+	e, berr := events.NewDataPodPhase(p, time.Now())
+	if berr == nil {
+		berr = r.sender.Send(context.WithoutCancel(ctx), e)
+	}
+	if berr != nil {
+		fmt.Fprintf(r.stderr, "warning: result event: %v\n", berr)
+	}
+}
+
+// writeTerminationLog records the final error where Kubernetes shows it in
+// the pod's status.
+func writeTerminationLog(path string, err error) {
+	if path == "" || err == nil {
+		return
+	}
+	_ = os.WriteFile(path, []byte(oneLine(err)), 0o644)
+}
+
+// exitCodeFor maps an import error to the exit code.
+func exitCodeFor(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case source.Retryable(err), errors.Is(err, context.Canceled):
+		return exitRetryable
+	default:
+		return exitError
+	}
+}
