@@ -1,0 +1,93 @@
+package function
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"knative.dev/pkg/logging"
+	"knative.dev/pkg/signals"
+)
+
+// Main runs the function name: it parses flags, builds the logger, the
+// Kubernetes client and the Handler (newHandler), and serves until SIGTERM.
+// It exits the process on error.
+func Main(name string, newHandler func(ctx context.Context, env Env) (Handler, error)) {
+	if err := run(name, newHandler); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+func run(name string, newHandler func(ctx context.Context, env Env) (Handler, error)) error {
+	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file (in-cluster config when empty)")
+	flag.Parse()
+
+	logger, err := newLogger(name, os.Getenv("LOG_LEVEL"))
+	if err != nil {
+		return err
+	}
+	defer logger.Sync()
+	ctx := logging.WithLogger(signals.NewContext(), logger)
+
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.UserAgent = "cdi-functions/" + name
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	env := Env{Name: name, Kube: kube, Namespace: os.Getenv("SYSTEM_NAMESPACE"), Getenv: os.Getenv, Metrics: prometheus.NewRegistry()}
+	h, err := newHandler(ctx, env)
+	if err != nil {
+		return fmt.Errorf("set up: %w", err)
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	return NewServer(name, h, env.Metrics, logger).Serve(ctx, ":"+port)
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster config (or pass --kubeconfig): %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
+	return cfg, nil
+}
+
+// newLogger builds a JSON zap logger at level (default info).
+func newLogger(name, level string) (*zap.SugaredLogger, error) {
+	cfg := zap.NewProductionConfig()
+	if level != "" {
+		var l zapcore.Level
+		if err := l.Set(level); err != nil {
+			return nil, fmt.Errorf("LOG_LEVEL %q: %w", level, err)
+		}
+		cfg.Level = zap.NewAtomicLevelAt(l)
+	}
+	cfg.EncoderConfig.TimeKey = "time"
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	l, err := cfg.Build()
+	if err != nil {
+		return nil, fmt.Errorf("logger: %w", err)
+	}
+	return l.Named(name).Sugar(), nil
+}

@@ -1,0 +1,91 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"knative.dev/pkg/logging"
+)
+
+func TestServerAnswers(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantCode int
+	}{
+		{"handled", nil, http.StatusAccepted},
+		{"permanent", Permanent(errors.New("bad request")), http.StatusBadRequest},
+		{"transient", errors.New("conflict, try again"), http.StatusInternalServerError},
+		{"cancelled", context.Canceled, http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var gotLogger bool
+			h := func(ctx context.Context, e cloudevents.Event) error {
+				gotLogger = logging.FromContext(ctx) != nil
+				return tt.err
+			}
+			s := NewServer("test", h, prometheus.NewRegistry(), zap.NewNop().Sugar())
+			mux, err := s.Handler(context.Background())
+			require.NoError(t, err)
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+
+			e := cloudevents.NewEvent()
+			e.SetID("1")
+			e.SetType("com.example.test")
+			e.SetSource("/test")
+			c, err := cloudevents.NewClientHTTP()
+			require.NoError(t, err)
+			res := c.Send(cloudevents.ContextWithTarget(context.Background(), srv.URL), e)
+			var httpRes *cehttp.Result
+			require.True(t, cloudevents.ResultAs(res, &httpRes), "%v", res)
+			assert.Equal(t, tt.wantCode, httpRes.StatusCode)
+			if tt.err != nil {
+				assert.Contains(t, res.Error(), tt.err.Error(), "the answer carries the error")
+			}
+			assert.True(t, gotLogger, "the handler gets a logger in its context")
+
+			body := get(t, srv.URL+"/metrics")
+			assert.Contains(t, body, `cdi_function_events_total{code="`+strconv.Itoa(tt.wantCode)+`",function="test",type="com.example.test"} 1`)
+			assert.Equal(t, "ok\n", get(t, srv.URL+"/healthz"))
+		})
+	}
+}
+
+func TestServeStopsOnCancel(t *testing.T) {
+	s := NewServer("test", func(context.Context, cloudevents.Event) error { return nil }, prometheus.NewRegistry(), zap.NewNop().Sugar())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx, "127.0.0.1:0") }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after cancel")
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
+}
