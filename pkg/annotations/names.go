@@ -15,6 +15,11 @@ const (
 	// Checksum is the expected digest of the source, ALG:HEX (an extension
 	// of CDI's contract).
 	Checksum = "cdi.kubevirt.io/storage.import.checksum"
+	// S3Endpoint is the endpoint of a non-AWS S3 store (e.g.
+	// http://minio.example:9000) for an s3:// Endpoint; without it the
+	// importer's default (its S3_ENDPOINT) or AWS is used. An extension of
+	// CDI's contract.
+	S3Endpoint = "cdi.kubevirt.io/storage.import.s3Endpoint"
 	// RetainAfterCompletion "true" keeps the data pod after it finished.
 	RetainAfterCompletion = "cdi.kubevirt.io/storage.pod.retainAfterCompletion"
 )

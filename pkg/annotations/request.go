@@ -13,6 +13,8 @@ type ImportRequest struct {
 	CertConfigMap string `json:"certConfigMap,omitempty"`
 	ContentType   string `json:"contentType"`
 	Checksum      string `json:"checksum,omitempty"`
+	// S3Endpoint overrides the S3 endpoint of an s3:// Endpoint.
+	S3Endpoint string `json:"s3Endpoint,omitempty"`
 }
 
 // Schemes are the endpoint URL schemes an import accepts.
@@ -35,6 +37,7 @@ func ImportRequestOf(ann map[string]string) (req ImportRequest, ok bool) {
 		CertConfigMap: ann[CertConfigMap],
 		ContentType:   ct,
 		Checksum:      ann[Checksum],
+		S3Endpoint:    strings.TrimSpace(ann[S3Endpoint]),
 	}, true
 }
 
@@ -54,6 +57,18 @@ func (r ImportRequest) Validate() error {
 	}
 	if u.Host == "" {
 		return fmt.Errorf("endpoint %q has no host (or bucket)", r.Endpoint)
+	}
+	if r.S3Endpoint != "" {
+		if u.Scheme != "s3" {
+			return fmt.Errorf("an S3 endpoint (%s) is set but endpoint %q is not an s3:// URL", S3Endpoint, r.Endpoint)
+		}
+		e, err := url.Parse(r.S3Endpoint)
+		if err != nil {
+			return fmt.Errorf("S3 endpoint %q is not a URL: %w", r.S3Endpoint, err)
+		}
+		if (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" {
+			return fmt.Errorf("S3 endpoint %q must be an http:// or https:// URL with a host", r.S3Endpoint)
+		}
 	}
 	if r.ContentType != ContentTypeKubeVirt && r.ContentType != ContentTypeArchive {
 		return fmt.Errorf("content type %q is not supported (use %q or %q)", r.ContentType, ContentTypeKubeVirt, ContentTypeArchive)

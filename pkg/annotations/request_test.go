@@ -49,3 +49,29 @@ func TestStatusRoundTrip(t *testing.T) {
 	assert.True(t, Final(PhaseFailed))
 	assert.False(t, Final(PhaseRunning))
 }
+
+func TestValidateS3Endpoint(t *testing.T) {
+	tests := []struct {
+		endpoint, s3Endpoint, want string
+	}{
+		{"s3://bucket/key", "http://minio.example:9000", ""},
+		{"s3://bucket/key", "https://s3.example", ""},
+		{"https://host/disk.img", "http://minio.example:9000", "is not an s3:// URL"},
+		{"s3://bucket/key", "minio.example:9000", "must be an http:// or https:// URL"},
+		{"s3://bucket/key", "http://", "must be an http:// or https:// URL"},
+		{"s3://bucket/key", "http://[::1", "is not a URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.endpoint+" "+tt.s3Endpoint, func(t *testing.T) {
+			req, ok := ImportRequestOf(map[string]string{Endpoint: tt.endpoint, S3Endpoint: " " + tt.s3Endpoint + " "})
+			require.True(t, ok)
+			assert.Equal(t, tt.s3Endpoint, req.S3Endpoint, "read and trimmed")
+			err := req.Validate()
+			if tt.want == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorContains(t, err, tt.want)
+			}
+		})
+	}
+}

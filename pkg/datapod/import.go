@@ -1,0 +1,218 @@
+package datapod
+
+import (
+	"net/url"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+)
+
+// ImportContainer is the name of the data mover's container in an import
+// data pod (the one whose state and restarts tell the import's fate).
+const ImportContainer = "importer"
+
+// Where an import data pod puts things in its container.
+const (
+	// DataDir is where a Filesystem claim is mounted; the image becomes
+	// DataDir/disk.img.
+	DataDir = "/data"
+	// BlockDevice is the device path of a Block claim.
+	BlockDevice = "/dev/cdi-block-volume"
+	// ScratchDir is the scratch emptyDir, for a qcow2 that cannot be
+	// read in place.
+	ScratchDir = "/scratch"
+	// SecretDir is where the claim's Secret (annotations.SecretName) is
+	// mounted: files accessKeyId and secretKey.
+	SecretDir = "/var/run/cdi/secret"
+	// CertDir is where the claim's CA ConfigMap
+	// (annotations.CertConfigMap) is mounted.
+	CertDir = "/var/run/cdi/certs"
+	// TerminationLog is where the data mover writes its final error.
+	TerminationLog = corev1.TerminationMessagePathDefault
+)
+
+// Names of the volumes of an import data pod.
+const (
+	volumeData    = "data"
+	volumeScratch = "scratch"
+	volumeSecret  = "secret"
+	volumeCerts   = "certs"
+)
+
+// ImportPod returns the data pod that imports req into claim: the data
+// mover (cfg.Image, "datamover import") configured by environment, with
+// the claim mounted at DataDir (or, for a Block claim, as the device
+// BlockDevice), the Secret and CA ConfigMap req names mounted read-only,
+// and a scratch emptyDir. The pod is named ImportPodName(claim.Name), lives
+// in the claim's namespace, carries the data pod labels and annotation and
+// is controlled by the claim, so it is garbage-collected with it.
+//
+// The container is privileged and runs as root: it writes into volumes of
+// any owner and to block devices, as CDI's importer did. It gets no service
+// account token and no service links: the data mover never calls the
+// Kubernetes API.
+//
+// Scratch: an emptyDir limited to the claim's requested size (or
+// cfg.ScratchSize), on the node's ephemeral storage. The data mover writes
+// to it only when a qcow2 cannot be read in place (a server without range
+// requests, or a qcow2 inside a compression layer or a tar); then the node
+// needs that much free disk. The limit is not a reservation: the scheduler
+// does not account for it (a request the size of the claim would make large
+// claims unschedulable on small nodes for an import that usually needs no
+// scratch), and a pod that spools more than the limit is evicted, which the
+// event source reports on the claim.
+func ImportPod(claim *corev1.PersistentVolumeClaim, req annotations.ImportRequest, cfg Config) *corev1.Pod {
+	size, hasSize := claim.Spec.Resources.Requests[corev1.ResourceStorage]
+	block := claim.Spec.VolumeMode != nil && *claim.Spec.VolumeMode == corev1.PersistentVolumeBlock
+
+	target := DataDir
+	if block {
+		target = BlockDevice
+	}
+	env := []corev1.EnvVar{
+		{Name: "DATAMOVER_SOURCE", Value: req.Endpoint},
+		{Name: "DATAMOVER_TARGET", Value: target},
+		{Name: "DATAMOVER_CONTENT_TYPE", Value: contentType(req)},
+	}
+	if hasSize {
+		env = append(env, corev1.EnvVar{Name: "DATAMOVER_SIZE", Value: strconv.FormatInt(size.Value(), 10)})
+	}
+	if req.Checksum != "" {
+		env = append(env, corev1.EnvVar{Name: "DATAMOVER_CHECKSUM", Value: req.Checksum})
+	}
+	if s3 := s3Endpoint(req, cfg); s3 != "" {
+		env = append(env, corev1.EnvVar{Name: "DATAMOVER_S3_ENDPOINT", Value: s3})
+	}
+	if cfg.Sink != "" {
+		env = append(env, corev1.EnvVar{Name: "DATAMOVER_SINK", Value: cfg.Sink})
+	}
+	env = append(env,
+		corev1.EnvVar{Name: "DATAMOVER_CLAIM_NAMESPACE", Value: claim.Namespace},
+		corev1.EnvVar{Name: "DATAMOVER_CLAIM_NAME", Value: claim.Name},
+		corev1.EnvVar{Name: "DATAMOVER_CLAIM_UID", Value: string(claim.UID)},
+		fieldEnv("DATAMOVER_POD_NAME", "metadata.name"),
+		fieldEnv("DATAMOVER_POD_UID", "metadata.uid"),
+		corev1.EnvVar{Name: "DATAMOVER_TERMINATION_LOG", Value: TerminationLog},
+		corev1.EnvVar{Name: "DATAMOVER_SCRATCH", Value: ScratchDir},
+	)
+
+	scratch := &corev1.EmptyDirVolumeSource{}
+	switch {
+	case cfg.ScratchSize != nil:
+		scratch.SizeLimit = ptr.To(cfg.ScratchSize.DeepCopy())
+	case hasSize:
+		scratch.SizeLimit = ptr.To(size.DeepCopy())
+	}
+	volumes := []corev1.Volume{
+		{Name: volumeData, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name},
+		}},
+		{Name: volumeScratch, VolumeSource: corev1.VolumeSource{EmptyDir: scratch}},
+	}
+	mounts := []corev1.VolumeMount{{Name: volumeScratch, MountPath: ScratchDir}}
+	var devices []corev1.VolumeDevice
+	if block {
+		devices = []corev1.VolumeDevice{{Name: volumeData, DevicePath: BlockDevice}}
+	} else {
+		mounts = append([]corev1.VolumeMount{{Name: volumeData, MountPath: DataDir}}, mounts...)
+	}
+	if req.SecretName != "" {
+		env = append(env, corev1.EnvVar{Name: "DATAMOVER_SECRET_DIR", Value: SecretDir})
+		volumes = append(volumes, corev1.Volume{Name: volumeSecret, VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: req.SecretName},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: volumeSecret, MountPath: SecretDir, ReadOnly: true})
+	}
+	if req.CertConfigMap != "" {
+		env = append(env, corev1.EnvVar{Name: "DATAMOVER_CERT_DIR", Value: CertDir})
+		volumes = append(volumes, corev1.Volume{Name: volumeCerts, VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: req.CertConfigMap},
+			},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: volumeCerts, MountPath: CertDir, ReadOnly: true})
+	}
+
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ImportPodName(claim.Name),
+			Namespace: claim.Namespace,
+			Labels: map[string]string{
+				LabelManagedBy: ManagedBy,
+				LabelKind:      KindImport,
+				LabelClaimUID:  string(claim.UID),
+			},
+			Annotations:     map[string]string{AnnotationClaimName: claim.Name},
+			OwnerReferences: []metav1.OwnerReference{ClaimOwnerReference(claim)},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                corev1.RestartPolicyOnFailure,
+			AutomountServiceAccountToken: ptr.To(false),
+			EnableServiceLinks:           ptr.To(false),
+			Containers: []corev1.Container{{
+				Name:                     ImportContainer,
+				Image:                    cfg.Image,
+				ImagePullPolicy:          cfg.pullPolicy(),
+				Args:                     []string{"import"},
+				Env:                      env,
+				Resources:                cfg.resources(),
+				VolumeMounts:             mounts,
+				VolumeDevices:            devices,
+				TerminationMessagePath:   TerminationLog,
+				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+				SecurityContext: &corev1.SecurityContext{
+					Privileged: ptr.To(true),
+					RunAsUser:  ptr.To[int64](0),
+					RunAsGroup: ptr.To[int64](0),
+				},
+			}},
+			Volumes: volumes,
+		},
+	}
+}
+
+// ClaimOwnerReference is the controller owner reference of a data pod to
+// its claim. Deleting the claim deletes the pod; blockOwnerDeletion keeps a
+// foreground deletion of the claim waiting until the pod is gone.
+func ClaimOwnerReference(claim *corev1.PersistentVolumeClaim) metav1.OwnerReference {
+	return metav1.OwnerReference{
+		APIVersion:         "v1",
+		Kind:               "PersistentVolumeClaim",
+		Name:               claim.Name,
+		UID:                claim.UID,
+		Controller:         ptr.To(true),
+		BlockOwnerDeletion: ptr.To(true),
+	}
+}
+
+// contentType is req's content type, kubevirt when it names none.
+func contentType(req annotations.ImportRequest) string {
+	if req.ContentType == "" {
+		return annotations.ContentTypeKubeVirt
+	}
+	return req.ContentType
+}
+
+// s3Endpoint is the S3 endpoint for req: its own, else cfg's default, and
+// none for a source that is not s3://.
+func s3Endpoint(req annotations.ImportRequest, cfg Config) string {
+	if u, err := url.Parse(req.Endpoint); err != nil || u.Scheme != "s3" {
+		return ""
+	}
+	if req.S3Endpoint != "" {
+		return req.S3Endpoint
+	}
+	return cfg.S3Endpoint
+}
+
+// fieldEnv is an environment variable from the pod's own field (the
+// downward API).
+func fieldEnv(name, fieldPath string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+		FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: fieldPath},
+	}}
+}
