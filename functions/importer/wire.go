@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"knative.dev/pkg/logging"
+
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
+	"github.com/cdi-functions/cdi-functions/pkg/events"
+	"github.com/cdi-functions/cdi-functions/pkg/function"
+)
+
+// Environment variables the importer reads (besides function.Main's).
+const (
+	// EnvImage is the data mover's image (required).
+	EnvImage = "DATAMOVER_IMAGE"
+	// EnvSink is where data pods send their events (the updater); K_SINK
+	// is used when it is empty.
+	EnvSink = "DATAMOVER_SINK"
+	// EnvPullPolicy is the data pods' image pull policy (default
+	// IfNotPresent).
+	EnvPullPolicy = "DATAMOVER_PULL_POLICY"
+	// EnvScratchSize bounds the data pods' scratch space (a quantity such
+	// as 20Gi); by default each pod's limit is its claim's size.
+	EnvScratchSize = "DATAMOVER_SCRATCH_SIZE"
+	// EnvS3Endpoint is the default S3 endpoint for s3:// sources of claims
+	// that name none.
+	EnvS3Endpoint = "S3_ENDPOINT"
+	// EnvPodName is this replica's pod name (downward API), the reporting
+	// instance of its Kubernetes Events.
+	EnvPodName = "POD_NAME"
+)
+
+// newHandler builds the importer from its environment.
+func newHandler(ctx context.Context, env function.Env) (function.Handler, error) {
+	cfg, err := configFromEnv(env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Sink == "" {
+		logging.FromContext(ctx).Warnf("neither %s nor %s is set: data pods will report no progress", EnvSink, events.SinkEnv)
+	}
+	instance := env.Getenv(EnvPodName)
+	if instance == "" {
+		instance, _ = os.Hostname()
+	}
+	rec := &recorder{kube: env.Kube, instance: instance, now: time.Now}
+	imp, err := newImporter(env.Kube, cfg, rec, env.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return imp.Handle, nil
+}
+
+// configFromEnv reads the data pods' configuration.
+func configFromEnv(getenv func(string) string) (datapod.Config, error) {
+	cfg := datapod.Config{
+		Image:      getenv(EnvImage),
+		Sink:       getenv(EnvSink),
+		S3Endpoint: getenv(EnvS3Endpoint),
+		PullPolicy: corev1.PullPolicy(getenv(EnvPullPolicy)),
+	}
+	var errs []error
+	if cfg.Image == "" {
+		errs = append(errs, fmt.Errorf("%s is not set: the data mover's image is required", EnvImage))
+	}
+	if cfg.Sink == "" {
+		cfg.Sink = getenv(events.SinkEnv)
+	}
+	if cfg.Sink != "" {
+		if err := checkURL(cfg.Sink); err != nil {
+			errs = append(errs, fmt.Errorf("data pod sink: %w", err))
+		}
+	}
+	if cfg.S3Endpoint != "" {
+		if err := checkURL(cfg.S3Endpoint); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvS3Endpoint, err))
+		}
+	}
+	switch cfg.PullPolicy {
+	case "":
+		cfg.PullPolicy = corev1.PullIfNotPresent
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		errs = append(errs, fmt.Errorf("%s %q: want Always, IfNotPresent or Never", EnvPullPolicy, cfg.PullPolicy))
+	}
+	if s := getenv(EnvScratchSize); s != "" {
+		q, err := resource.ParseQuantity(s)
+		if err != nil || q.Sign() <= 0 {
+			errs = append(errs, fmt.Errorf("%s %q: want a positive quantity such as 20Gi", EnvScratchSize, s))
+		} else {
+			cfg.ScratchSize = &q
+		}
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// checkURL accepts absolute http(s) URLs with a host.
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", s, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q: want an http:// or https:// URL with a host", s)
+	}
+	return nil
+}

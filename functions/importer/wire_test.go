@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/cdi-functions/cdi-functions/pkg/function"
+)
+
+func TestNewHandler(t *testing.T) {
+	env := func(vars map[string]string) function.Env {
+		return function.Env{Name: "importer", Kube: fake.NewClientset(), Namespace: "cdi",
+			Getenv: func(k string) string { return vars[k] }, Metrics: prometheus.NewRegistry()}
+	}
+	h, err := newHandler(context.Background(), env(map[string]string{"DATAMOVER_IMAGE": "img"}))
+	require.NoError(t, err)
+	assert.NotNil(t, h)
+
+	_, err = newHandler(context.Background(), env(nil))
+	assert.ErrorContains(t, err, "DATAMOVER_IMAGE")
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(*testing.T, configView)
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			env:  map[string]string{"DATAMOVER_IMAGE": "img", "DATAMOVER_SINK": "http://cdi-updater.cdi.svc.cluster.local"},
+			check: func(t *testing.T, c configView) {
+				assert.Equal(t, configView{image: "img", sink: "http://cdi-updater.cdi.svc.cluster.local", pull: corev1.PullIfNotPresent}, c)
+			},
+		},
+		{
+			name: "K_SINK when DATAMOVER_SINK is unset",
+			env:  map[string]string{"DATAMOVER_IMAGE": "img", "K_SINK": "http://broker.example/ns/default"},
+			check: func(t *testing.T, c configView) {
+				assert.Equal(t, "http://broker.example/ns/default", c.sink)
+			},
+		},
+		{
+			name: "DATAMOVER_SINK wins over K_SINK",
+			env:  map[string]string{"DATAMOVER_IMAGE": "img", "DATAMOVER_SINK": "http://a.example", "K_SINK": "http://b.example"},
+			check: func(t *testing.T, c configView) {
+				assert.Equal(t, "http://a.example", c.sink)
+			},
+		},
+		{
+			name: "everything set",
+			env: map[string]string{"DATAMOVER_IMAGE": "img", "DATAMOVER_PULL_POLICY": "Never",
+				"S3_ENDPOINT": "http://minio.store:9000", "DATAMOVER_SCRATCH_SIZE": "20Gi"},
+			check: func(t *testing.T, c configView) {
+				assert.Equal(t, configView{image: "img", pull: corev1.PullNever, s3: "http://minio.store:9000", scratch: "20Gi"}, c)
+			},
+		},
+		{name: "no image", env: map[string]string{}, wantErr: "DATAMOVER_IMAGE is not set"},
+		{name: "bad pull policy", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_PULL_POLICY": "Sometimes"}, wantErr: `DATAMOVER_PULL_POLICY "Sometimes"`},
+		{name: "bad sink", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_SINK": "cdi-updater"}, wantErr: "data pod sink"},
+		{name: "bad S3 endpoint", env: map[string]string{"DATAMOVER_IMAGE": "i", "S3_ENDPOINT": "minio:9000"}, wantErr: "S3_ENDPOINT"},
+		{name: "bad scratch size", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_SCRATCH_SIZE": "-1Gi"}, wantErr: "DATAMOVER_SCRATCH_SIZE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := configFromEnv(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			v := configView{image: cfg.Image, sink: cfg.Sink, pull: cfg.PullPolicy, s3: cfg.S3Endpoint}
+			if cfg.ScratchSize != nil {
+				v.scratch = cfg.ScratchSize.String()
+			}
+			tt.check(t, v)
+		})
+	}
+}
+
+// configView is a comparable summary of a datapod.Config.
+type configView struct {
+	image, sink, s3, scratch string
+	pull                     corev1.PullPolicy
+}
