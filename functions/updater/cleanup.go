@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/pkg/logging"
+
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
+)
+
+// cleanup deletes the finished data pod podName of claim (the import pod
+// of the claim when the event named none), but only a pod that belongs to
+// the claim: an event can name any pod, and a pod of another claim (or of
+// an earlier claim of the same name) must never be deleted. A pod already
+// gone is fine.
+func (u *updater) cleanup(ctx context.Context, claim *corev1.PersistentVolumeClaim, podName string) error {
+	if podName == "" {
+		podName = datapod.ImportPodName(claim.Name)
+	}
+	log := logging.FromContext(ctx).With(zap.String("pod", claim.Namespace+"/"+podName))
+	pods := u.kube.CoreV1().Pods(claim.Namespace)
+	pod, err := pods.Get(ctx, podName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("get data pod %s/%s: %w", claim.Namespace, podName, err)
+	case pod.DeletionTimestamp != nil:
+		return nil
+	case !owns(claim, pod):
+		log.Warnw("not deleting a pod that does not belong to the claim", zap.String("claimUID", string(claim.UID)))
+		u.metrics.ignored.WithLabelValues("pod-not-owned").Inc()
+		return nil
+	}
+	// The UID precondition deletes exactly the pod that was checked, not a
+	// pod re-created under the same name in between.
+	err = pods.Delete(ctx, podName, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+	switch {
+	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("delete finished data pod %s/%s: %w", claim.Namespace, podName, err)
+	}
+	u.metrics.podsDeleted.Inc()
+	log.Debug("deleted the finished data pod")
+	return nil
+}
+
+// owns reports whether pod is a data pod of claim: its controller owner
+// reference or its claim-uid label names the claim's UID, and neither
+// names another.
+func owns(claim *corev1.PersistentVolumeClaim, pod *corev1.Pod) bool {
+	if claim.UID == "" {
+		return false
+	}
+	evidence := false
+	if ref := metav1.GetControllerOf(pod); ref != nil {
+		if ref.UID != claim.UID || ref.Kind != "PersistentVolumeClaim" {
+			return false
+		}
+		evidence = true
+	}
+	if uid, ok := pod.Labels[datapod.LabelClaimUID]; ok {
+		if uid != string(claim.UID) {
+			return false
+		}
+		evidence = true
+	}
+	return evidence
+}
