@@ -24,12 +24,13 @@ type Importer struct {
 	kube     kubernetes.Interface
 	pods     datapod.Config
 	recorder *recorder
+	status   statusSender
 	outcomes *prometheus.CounterVec
 }
 
 // newImporter returns an Importer creating pods with cfg, registering its
 // metric with reg.
-func newImporter(kube kubernetes.Interface, cfg datapod.Config, rec *recorder, reg prometheus.Registerer) (*Importer, error) {
+func newImporter(kube kubernetes.Interface, cfg datapod.Config, rec *recorder, status statusSender, reg prometheus.Registerer) (*Importer, error) {
 	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdi_importer_events_total",
 		Help: "ImportRequested events by outcome: created, exists, obsolete, rejected, malformed, retry.",
@@ -37,7 +38,7 @@ func newImporter(kube kubernetes.Interface, cfg datapod.Config, rec *recorder, r
 	if err := reg.Register(outcomes); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
-	return &Importer{kube: kube, pods: cfg, recorder: rec, outcomes: outcomes}, nil
+	return &Importer{kube: kube, pods: cfg, recorder: rec, status: status, outcomes: outcomes}, nil
 }
 
 // Handle handles one ImportRequested event: it makes sure the claim's data
@@ -164,11 +165,17 @@ func missing(ctx context.Context, err error, reason, kind, ns, name string) (str
 	}
 }
 
-// reject records a Warning Event on the claim and returns the permanent
-// error that answers the CloudEvent.
+// reject records a Warning Event on the claim, reports the refusal to the
+// updater (Failed for a request that cannot work, Pending for one that
+// waits on something) and returns the permanent error that answers the
+// CloudEvent. If the report cannot be delivered the answer is a retryable
+// error, so the refusal is not lost.
 func (i *Importer) reject(ctx context.Context, claim *corev1.PersistentVolumeClaim, reason, message string) error {
 	if err := i.recorder.warn(ctx, claim, reason, message); err != nil {
 		logging.FromContext(ctx).Warnw("could not record event", zap.Error(err))
+	}
+	if err := i.status(ctx, refusal(claim, reason, message)); err != nil {
+		return fmt.Errorf("report refusal %s of claim %s/%s: %w", reason, claim.Namespace, claim.Name, err)
 	}
 	return function.Permanent(errors.New(reason + ": " + message))
 }

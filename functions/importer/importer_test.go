@@ -148,6 +148,8 @@ type fixture struct {
 	kube     *fake.Clientset
 	importer *Importer
 	url      string
+	// reported are the refusals sent to the updater.
+	reported []events.DataPodPhasePayload
 }
 
 func newFixture(t *testing.T, objects []runtime.Object, reactors ...func(*fake.Clientset)) *fixture {
@@ -157,13 +159,19 @@ func newFixture(t *testing.T, objects []runtime.Object, reactors ...func(*fake.C
 		r(kube)
 	}
 	reg := prometheus.NewRegistry()
-	imp, err := newImporter(kube, testConfig, &recorder{kube: kube, instance: "cdi-importer-0", now: func() time.Time { return testTime }}, reg)
+	f := &fixture{kube: kube}
+	report := func(_ context.Context, p events.DataPodPhasePayload) error {
+		f.reported = append(f.reported, p)
+		return nil
+	}
+	imp, err := newImporter(kube, testConfig, &recorder{kube: kube, instance: "cdi-importer-0", now: func() time.Time { return testTime }}, report, reg)
 	require.NoError(t, err)
 	h, err := function.NewServer("importer", imp.Handle, reg, zap.NewNop().Sugar()).Handler(context.Background())
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &fixture{kube: kube, importer: imp, url: srv.URL}
+	f.importer, f.url = imp, srv.URL
+	return f
 }
 
 // send delivers e and returns the HTTP status of the answer.
@@ -414,6 +422,24 @@ func TestHandle(t *testing.T) {
 				assert.Equal(t, "PersistentVolumeClaim", evs[0].InvolvedObject.Kind)
 				assert.NotEmpty(t, evs[0].Message)
 			}
+
+			// A refusal is also reported to the updater: Failed when no
+			// later event can fix it, Pending while it waits on the user.
+			if tt.wantEvent == "" {
+				assert.Empty(t, f.reported, "nothing reported to the updater")
+			} else {
+				require.Len(t, f.reported, 1)
+				r := f.reported[0]
+				assert.Equal(t, tt.wantEvent, r.Reason)
+				assert.Equal(t, evs[0].Message, r.Message)
+				if finalReasons[tt.wantEvent] {
+					assert.Equal(t, events.PodFailed, r.Phase)
+					assert.True(t, r.Permanent)
+				} else {
+					assert.Equal(t, events.PodPending, r.Phase)
+					assert.False(t, r.Permanent)
+				}
+			}
 			assert.Equal(t, 1.0, count(t, f.importer, (tt.wantOutcome)), "outcome %s counted", tt.wantOutcome)
 		})
 	}
@@ -483,4 +509,13 @@ func TestEventName(t *testing.T) {
 	assert.NotEqual(t, a, eventName(claim("c"), ReasonMissingSecret, "m2"))
 	assert.NotEqual(t, a, eventName(claim("c", withUID("other")), ReasonMissingSecret, "m1"))
 	assert.LessOrEqual(t, len(eventName(long, ReasonInvalidRequest, "m")), 253)
+}
+
+// TestRefusalReportFailsRetries: when the refusal cannot be reported to the
+// updater, the event is answered 5xx so that it is sent again.
+func TestRefusalReportFailsRetries(t *testing.T) {
+	bad := claim("c", withEndpoint("ftp://host/disk.img"))
+	f := newFixture(t, []runtime.Object{bad})
+	f.importer.status = func(context.Context, events.DataPodPhasePayload) error { return errors.New("updater down") }
+	assert.Equal(t, http.StatusInternalServerError, f.send(t, requested(t, bad)))
 }

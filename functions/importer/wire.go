@@ -52,7 +52,11 @@ func newHandler(ctx context.Context, env function.Env) (function.Handler, error)
 		instance, _ = os.Hostname()
 	}
 	rec := &recorder{kube: env.Kube, instance: instance, now: time.Now}
-	imp, err := newImporter(env.Kube, cfg, rec, env.Metrics)
+	status, err := newStatusSender(cfg.Sink)
+	if err != nil {
+		return nil, err
+	}
+	imp, err := newImporter(env.Kube, cfg, rec, status, env.Metrics)
 	if err != nil {
 		return nil, err
 	}
