@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	pvcinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/persistentvolumeclaim"
+	podinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/pod/filtered"
+	"knative.dev/pkg/configmap"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/logging"
+	"knative.dev/pkg/reconciler"
+
+	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
+	"github.com/cdi-functions/cdi-functions/pkg/events"
+)
+
+// Timing of the source.
+const (
+	// resendInterval: how often an import is requested again while its
+	// claim still has no data pod, and how soon a claim whose event was
+	// dropped is derived again.
+	resendInterval = 30 * time.Second
+	// podGoneDelay: how long after a data pod disappears its claim is
+	// looked at again. The updater marks a claim finished before it deletes
+	// its data pod, but the two watches are not ordered; the delay lets the
+	// claim's update arrive first instead of requesting a finished import.
+	podGoneDelay = 2 * time.Second
+	// ledgerSize bounds the subjects (claims, pods) remembered as sent.
+	ledgerSize = 50000
+	// staleInFlight: an event in flight longer than this is presumed lost.
+	staleInFlight = 5 * time.Minute
+)
+
+// NewController wires the source (an injection.ControllerConstructor):
+// the claim informer and the data pod informer (filtered by
+// datapod.Selector, see main) feed a work queue of claim keys; the
+// Reconciler derives intents; an Emitter sends them to K_SINK or the
+// routes of the config-routing ConfigMap.
+func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl {
+	logger := logging.FromContext(ctx)
+	claims := pvcinformer.Get(ctx)
+	pods := podinformer.Get(ctx, datapod.Selector)
+
+	routes := newRouteTable(os.Getenv(events.SinkEnv))
+	if routes.Routes().Sink == "" {
+		routes.watch(cmw, logger)
+	}
+	logger.Infow("Sending events", "routes", routes.Routes().String())
+	sender, err := events.NewSender(routes.Routes, events.SenderOptions{})
+	if err != nil {
+		logger.Fatalw("Creating the event sender", "error", err)
+	}
+	m, err := newMetrics(otel.GetMeterProvider())
+	if err != nil {
+		logger.Fatalw("Creating metrics", "error", err)
+	}
+
+	r := &Reconciler{
+		Claims: claims.Lister(),
+		Pods:   pods.Lister(),
+		Resend: resendInterval,
+		Now:    time.Now,
+	}
+	impl := controller.NewContext(ctx, r, controller.ControllerOptions{WorkQueueName: component, Logger: logger})
+	r.Requeue = impl.EnqueueKeyAfter
+	r.PromoteFunc = func(b reconciler.Bucket, enq func(reconciler.Bucket, types.NamespacedName)) error {
+		// Leading a bucket: derive every claim of it again (the events a
+		// previous leader may not have sent). Claims are cheap to look at.
+		all, err := claims.Lister().List(labels.Everything())
+		if err != nil {
+			return err
+		}
+		for _, c := range all {
+			enq(b, types.NamespacedName{Namespace: c.Namespace, Name: c.Name})
+		}
+		return nil
+	}
+	ledger := newLedger(ledgerSize, staleInFlight)
+	r.Emitter = NewEmitter(EmitterOptions{
+		Send:     sender.Send,
+		Retry:    func(claim types.NamespacedName) { impl.EnqueueKeyAfter(claim, resendInterval) },
+		IsLeader: r.IsLeaderFor,
+		Ledger:   ledger,
+		Metrics:  m,
+	})
+	go r.Emitter.Run(ctx)
+
+	claims.Informer().AddEventHandler(cache.FilteringResourceEventHandler{
+		FilterFunc: wantsImport,
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    impl.Enqueue,
+			UpdateFunc: controller.PassNew(impl.Enqueue),
+			DeleteFunc: func(obj any) {
+				if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					obj = d.Obj
+				}
+				if c, ok := obj.(*corev1.PersistentVolumeClaim); ok {
+					ledger.forget(importSubject(string(c.UID)))
+				}
+			},
+		},
+	})
+	pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { enqueueClaimOf(impl.EnqueueKey, obj) },
+		UpdateFunc: func(_, obj any) { enqueueClaimOf(impl.EnqueueKey, obj) },
+		DeleteFunc: func(obj any) {
+			pod := podOf(obj)
+			if pod == nil {
+				return
+			}
+			ledger.forget(podSubject(string(pod.UID)))
+			ledger.forget(importSubject(pod.Labels[datapod.LabelClaimUID]))
+			enqueueClaimOf(func(k types.NamespacedName) { impl.EnqueueKeyAfter(k, podGoneDelay) }, pod)
+		},
+	})
+	return impl
+}
+
+// wantsImport filters claim events: only claims with an import request
+// are reconciled for their own changes (data pods enqueue theirs).
+func wantsImport(obj any) bool {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	c, ok := obj.(*corev1.PersistentVolumeClaim)
+	if !ok {
+		return false
+	}
+	_, ok = annotations.ImportRequestOf(c.Annotations)
+	return ok
+}
+
+// podOf returns the pod of an informer event (also of a tombstone).
+func podOf(obj any) *corev1.Pod {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	pod, _ := obj.(*corev1.Pod)
+	return pod
+}
+
+// claimOf names the claim a data pod fills: the claim-name annotation,
+// else the controller owner reference to a PersistentVolumeClaim.
+func claimOf(pod *corev1.Pod) (types.NamespacedName, bool) {
+	if name := pod.Annotations[datapod.AnnotationClaimName]; name != "" {
+		return types.NamespacedName{Namespace: pod.Namespace, Name: name}, true
+	}
+	for _, ref := range pod.OwnerReferences {
+		if ref.Kind == "PersistentVolumeClaim" && ref.Controller != nil && *ref.Controller {
+			return types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}, true
+		}
+	}
+	return types.NamespacedName{}, false
+}
+
+// enqueueClaimOf enqueues the claim of the data pod obj.
+func enqueueClaimOf(enqueue func(types.NamespacedName), obj any) {
+	if pod := podOf(obj); pod != nil {
+		if claim, ok := claimOf(pod); ok {
+			enqueue(claim)
+		}
+	}
+}

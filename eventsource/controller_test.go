@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	fakekubeclient "knative.dev/pkg/client/injection/kube/client/fake"
+	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/persistentvolumeclaim/fake"
+	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/pod/filtered/fake"
+	filteredfactory "knative.dev/pkg/client/injection/kube/informers/factory/filtered"
+	_ "knative.dev/pkg/client/injection/kube/informers/factory/filtered/fake"
+	"knative.dev/pkg/configmap"
+	rtesting "knative.dev/pkg/reconciler/testing"
+
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
+	"github.com/cdi-functions/cdi-functions/pkg/events"
+)
+
+// ceSink is an HTTP CloudEvents sink on loopback that records the type,
+// subject and id of what it receives (binary mode headers).
+type ceSink struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got []string
+}
+
+func newCESink(t *testing.T) *ceSink {
+	s := &ceSink{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.got = append(s.got, r.Header.Get("Ce-Type")+" "+r.Header.Get("Ce-Subject"))
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *ceSink) received() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.got...)
+}
+
+// TestController runs the wired controller on fake injected clients and
+// informers, with K_SINK pointing at a loopback sink.
+func TestController(t *testing.T) {
+	sink := newCESink(t)
+	t.Setenv(events.SinkEnv, sink.URL)
+
+	ctx, cancel, informers := rtesting.SetupFakeContextWithCancel(t, func(ctx context.Context) context.Context {
+		return filteredfactory.WithSelectors(ctx, datapod.Selector)
+	})
+	defer cancel()
+	kc := fakekubeclient.Get(ctx)
+	for _, c := range []*corev1.PersistentVolumeClaim{
+		claim("existing", withEndpoint(imageURL)),
+		claim("done", withEndpoint(imageURL), withPhase("Succeeded")),
+		claim("plain"),
+	} {
+		_, err := kc.CoreV1().PersistentVolumeClaims(c.Namespace).Create(ctx, c, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+
+	impl := NewController(ctx, configmap.NewStaticWatcher())
+	waitInformers, err := rtesting.RunAndSyncInformers(ctx, informers...)
+	require.NoError(t, err)
+	defer waitInformers()
+	done := make(chan error, 1)
+	go func() { done <- impl.RunContext(ctx, 2) }()
+	defer func() { cancel(); <-done }()
+
+	wantImport := events.ImportRequested + " " + testNamespace + "/existing"
+	require.Eventually(t, func() bool { return len(sink.received()) == 1 }, 10*time.Second, 10*time.Millisecond,
+		"a claim that existed before the source started gets its import request")
+	assert.Equal(t, []string{wantImport}, sink.received())
+
+	// The importer creates the data pod: its phase is reported. A pod
+	// that is not a data pod is not even seen.
+	_, err = kc.CoreV1().Pods(testNamespace).Create(ctx, dataPod("existing"), metav1.CreateOptions{})
+	require.NoError(t, err)
+	other := dataPod("plain")
+	other.Name, other.Labels = "unrelated", map[string]string{"app": "web"}
+	_, err = kc.CoreV1().Pods(testNamespace).Create(ctx, other, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(sink.received()) == 2 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, events.DataPodPhase+" "+testNamespace+"/existing", sink.received()[1])
+
+	// A new claim is requested at once; a status update of it is not a
+	// new request.
+	c := claim("new", withEndpoint(imageURL))
+	_, err = kc.CoreV1().PersistentVolumeClaims(testNamespace).Create(ctx, c, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(sink.received()) == 3 }, 10*time.Second, 10*time.Millisecond)
+	withPhase("Pending")(c)
+	_, err = kc.CoreV1().PersistentVolumeClaims(testNamespace).Update(ctx, c, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond)
+	assert.Len(t, sink.received(), 3)
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	corev1listers "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/logging"
+	"knative.dev/pkg/reconciler"
+
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
+)
+
+// Reconciler derives the events a claim's state calls for and hands them
+// to an Emitter. Keys are claims (namespace/name); data pods enqueue their
+// claim. It is leader-aware: a replica reconciles only the claims of the
+// buckets it leads, so two replicas never both emit.
+type Reconciler struct {
+	reconciler.LeaderAwareFuncs
+
+	// Claims and Pods list from the informers' caches (Pods: data pods
+	// only).
+	Claims corev1listers.PersistentVolumeClaimLister
+	Pods   corev1listers.PodLister
+	// Emitter sends the intents.
+	Emitter *Emitter
+	// Requeue schedules the claim to be reconciled again after a delay.
+	Requeue func(claim types.NamespacedName, after time.Duration)
+	// Resend is how often an import is requested again while the claim
+	// still has no data pod.
+	Resend time.Duration
+	// Now is the clock.
+	Now func() time.Time
+}
+
+var (
+	_ controller.Reconciler  = (*Reconciler)(nil)
+	_ reconciler.LeaderAware = (*Reconciler)(nil)
+)
+
+// Reconcile implements controller.Reconciler. It never waits for the
+// network: sending is the Emitter's.
+func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
+	logger := logging.FromContext(ctx)
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		logger.Errorw("Invalid key", zap.String("key", key), zap.Error(err))
+		return nil
+	}
+	nn := types.NamespacedName{Namespace: ns, Name: name}
+	if !r.IsLeaderFor(nn) {
+		return controller.NewSkipKey(key)
+	}
+	claim, err := r.Claims.PersistentVolumeClaims(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil // gone: its data pods go with it (owner references)
+	}
+	if err != nil {
+		return fmt.Errorf("get claim %s: %w", key, err)
+	}
+	pods, err := r.Pods.Pods(ns).List(labels.SelectorFromSet(labels.Set{datapod.LabelClaimUID: string(claim.UID)}))
+	if err != nil {
+		return fmt.Errorf("list data pods of claim %s: %w", key, err)
+	}
+	intents, err := Intents(claim, pods, r.Resend, r.Now())
+	if err != nil {
+		return controller.NewPermanentError(err)
+	}
+	for _, in := range intents {
+		if r.Emitter.Emit(ctx, nn, in) {
+			logger.Debugw("Queued event", zap.String("type", in.Event.Type()), zap.String("id", in.Event.ID()))
+		}
+	}
+	if _, waiting := importIntent(claim, pods); waiting {
+		// Level-based: while the claim still has no data pod, ask again
+		// (a lost event, a consumer that was down, a route that appeared).
+		r.Requeue(nn, r.Resend)
+	} else {
+		// A data pod took the work: a later loss of it asks at once.
+		r.Emitter.Forget(importSubject(string(claim.UID)))
+	}
+	return nil
+}
