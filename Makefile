@@ -17,7 +17,7 @@ FUZZTIME ?= 10s
 
 export PATH := $(GOBIN_DIR):$(PATH)
 
-.PHONY: help setup build test unit fuzz bench lint fmt tools demo clean
+.PHONY: help setup build test unit fuzz bench lint fmt tools demo demo-local deploy serve-images serve-images-stop clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -28,7 +28,7 @@ setup: ## install the Debian packages and Go tools the build and tests need
 build: ## build every program into ./bin/
 	@mkdir -p $(BIN)
 	$(DATAMOVER_ENV) $(GO) build $(DATAMOVER_FLAGS) -o $(BIN)/datamover ./functions/datamover
-	$(GO) build -o $(BIN)/fileserver ./hack/fileserver
+	$(GO) build -o $(BIN)/ ./eventsource ./functions/importer ./functions/updater ./hack/fileserver
 
 test: lint unit fuzz ## everything CI checks without a cluster: lint, unit and integration tests, short fuzzing
 
@@ -65,8 +65,18 @@ tools: ## install the Go tools the tests need (staticcheck, versitygw)
 	GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@command -v versitygw >/dev/null || GOFLAGS= $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
-demo: build ## import a generated qcow2 image over a local HTTP server with bin/datamover
+demo-local: build ## no cluster: import a generated qcow2 image over a loopback HTTP server with bin/datamover
 	hack/demo-local.sh
+
+deploy: ## ko apply -f config/ to KUBECONFIG (default: the local cluster) and wait until ready
+	hack/deploy.sh
+
+serve-images: ## serve DIR to the local cluster at http://images.cdi.svc.cluster.local/
+	@test -n "$(DIR)" || { echo "usage: make serve-images DIR=path"; exit 2; }
+	hack/serve-images.sh "$(DIR)"
+
+serve-images-stop: ## stop make serve-images
+	hack/serve-images.sh --stop
 
 clean: ## remove build output
 	rm -rf $(BIN)
