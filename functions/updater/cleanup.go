@@ -13,12 +13,12 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 )
 
-// cleanup deletes the finished data pod podName of claim (the import pod
-// of the claim when the event named none), but only a pod that belongs to
-// the claim: an event can name any pod, and a pod of another claim (or of
-// an earlier claim of the same name) must never be deleted. A pod already
-// gone is fine.
-func (u *updater) cleanup(ctx context.Context, claim *corev1.PersistentVolumeClaim, podName string) error {
+// cleanup deletes the data pod podName of claim (the import pod of the
+// claim when the event named none), but only a pod that belongs to the
+// claim: an event can name any pod, and a pod of another claim (or of an
+// earlier claim of the same name) must never be deleted. A pod already gone
+// is fine. With onlyFailed, only a pod whose phase is Failed is deleted.
+func (u *updater) cleanup(ctx context.Context, claim *corev1.PersistentVolumeClaim, podName string, onlyFailed bool) error {
 	if podName == "" {
 		podName = datapod.ImportPodName(claim.Name)
 	}
@@ -32,6 +32,8 @@ func (u *updater) cleanup(ctx context.Context, claim *corev1.PersistentVolumeCla
 		return fmt.Errorf("get data pod %s/%s: %w", claim.Namespace, podName, err)
 	case pod.DeletionTimestamp != nil:
 		return nil
+	case onlyFailed && pod.Status.Phase != corev1.PodFailed:
+		return nil
 	case !owns(claim, pod):
 		log.Warnw("not deleting a pod that does not belong to the claim", zap.String("claimUID", string(claim.UID)))
 		u.metrics.ignored.WithLabelValues("pod-not-owned").Inc()
@@ -44,10 +46,10 @@ func (u *updater) cleanup(ctx context.Context, claim *corev1.PersistentVolumeCla
 	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
 		return nil
 	case err != nil:
-		return fmt.Errorf("delete finished data pod %s/%s: %w", claim.Namespace, podName, err)
+		return fmt.Errorf("delete data pod %s/%s: %w", claim.Namespace, podName, err)
 	}
 	u.metrics.podsDeleted.Inc()
-	log.Debug("deleted the finished data pod")
+	log.Debugw("deleted the data pod", zap.Bool("failed", pod.Status.Phase == corev1.PodFailed))
 	return nil
 }
 

@@ -145,7 +145,15 @@ func (u *updater) apply(ctx context.Context, ref events.Claim, pod events.Pod, c
 		// would be restarted by the kubelet forever). Deleting it is
 		// idempotent, so a resent final event retries a failed delete.
 		if c.final() && claim.Annotations[annotations.RetainAfterCompletion] != "true" {
-			return u.cleanup(ctx, claim, pod.Name)
+			return u.cleanup(ctx, claim, pod.Name, false)
+		}
+		// A retryable failure of the whole pod (evicted, deadline
+		// exceeded) leaves a Failed pod that never restarts and blocks a
+		// new one of the same name: delete it, and the event source asks
+		// for the import again. A failed container of a live pod is
+		// restarted by the kubelet, with its backoff, and left alone.
+		if c.phase == events.PodFailed && !c.permanent {
+			return u.cleanup(ctx, claim, pod.Name, true)
 		}
 		return nil
 	}

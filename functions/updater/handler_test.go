@@ -632,3 +632,33 @@ func TestHandleConcurrent(t *testing.T) {
 	assert.Len(t, kubeEvents(t, cs), 1)
 	assert.False(t, podExists(t, cs, datapod.ImportPodName("golden")))
 }
+
+// TestHandleFailedPodReplaced: a pod that failed as a whole (evicted) is
+// deleted so that a new one can be made; a live pod whose container failed
+// is left to the kubelet's restarts and backoff.
+func TestHandleFailedPodReplaced(t *testing.T) {
+	podName := datapod.ImportPodName("golden")
+	evicted := events.DataPodPhasePayload{Phase: events.PodFailed, Reason: "Evicted", Message: "The node was low on resource: ephemeral-storage."}
+	retrying := events.DataPodPhasePayload{Phase: events.PodFailed, Reason: "ErrImportFailed", Message: "connection refused"}
+	tests := []struct {
+		name     string
+		podPhase corev1.PodPhase
+		event    events.DataPodPhasePayload
+		wantGone bool
+	}{
+		{"evicted pod is deleted", corev1.PodFailed, evicted, true},
+		{"live pod with a failed container is kept", corev1.PodRunning, retrying, false},
+		{"pending pod is kept", corev1.PodPending, evicted, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := claim("golden", withStatus(annotations.Status{Phase: annotations.PhaseRunning}))
+			pod := dataPod(podName, ownedBy(c))
+			pod.Status.Phase = tt.podPhase
+			u, cs := newTestUpdater(t, c, pod)
+			require.NoError(t, u.handle(testContext(t), phaseEvent(t, c, tt.event)))
+			assert.Equal(t, tt.wantGone, !podExists(t, cs, podName))
+			assert.Equal(t, annotations.PhaseRunning, statusOf(t, cs, "golden").Phase, "a retryable failure is not final")
+		})
+	}
+}
