@@ -1,0 +1,39 @@
+# Make targets for the local single-node Kubernetes cluster (hack/cluster/).
+# The root Makefile includes this file; see docs/development.md.
+#
+#   make cluster-up       start (or, when up, do nothing); prints export KUBECONFIG=...
+#   make cluster-down     stop it and remove every trace
+#   make cluster-status   components, memory, guard counters, node and pods
+#   make ko-install       ko $(KO_VERSION) into $(go env GOPATH)/bin, once per machine
+#   make e2e              acceptance tests in test/e2e against the running cluster
+
+CLUSTER_HACK := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+KO_VERSION ?= v0.19.1
+KO ?= $(shell go env GOPATH)/bin/ko
+E2E_FLAGS ?= -count=1 -timeout 20m -v
+
+.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e
+
+cluster-build:
+	$(CLUSTER_HACK)/cluster/build.sh
+
+cluster-up:
+	$(CLUSTER_HACK)/cluster/up.sh
+
+cluster-down:
+	$(CLUSTER_HACK)/cluster/down.sh
+
+cluster-status:
+	$(CLUSTER_HACK)/cluster/status.sh
+
+ko-install:
+	@if [ "$$($(KO) version 2>/dev/null)" = "$(KO_VERSION)" ]; then \
+		echo "ko $(KO_VERSION) already installed: $(KO)"; \
+	else \
+		echo "installing ko $(KO_VERSION) (slow the first time)"; \
+		cd / && GOWORK=off GOFLAGS= CGO_ENABLED=0 go install github.com/google/ko@$(KO_VERSION); \
+	fi
+
+e2e: ko-install
+	@koenv="$$($(CLUSTER_HACK)/ko-env.sh)" || { echo "the cluster is not up: make cluster-up" >&2; exit 1; }; \
+	eval "$$koenv"; set -x; PATH="$(dir $(KO)):$$PATH" go test -tags e2e $(E2E_FLAGS) ./test/e2e/...

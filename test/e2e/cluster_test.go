@@ -1,0 +1,23 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"testing"
+)
+
+// TestCluster runs the acceptance tests side by side, then checks that no
+// traffic left the cluster while they ran.
+func TestCluster(t *testing.T) {
+	t.Run("workloads", func(t *testing.T) {
+		t.Run("OneReadyNodeAtV1.35.4", testNodeReady)
+		t.Run("PVCBindsAndPodsShareData", testPVCSharedBetweenPods)
+		t.Run("PodReachesServiceByDNSName", testServiceByDNSName)
+		t.Run("OutsideNamesAreNotResolved", testOutsideNamesNotResolved)
+		t.Run("NamespaceDeletionCompletes", testNamespaceDeletion)
+		t.Run("OwnedPodIsGarbageCollected", testGarbageCollection)
+		t.Run("KoApplyDeploysFromThisRepository", testKoApply)
+		t.Run("MirroredRegistryNamesStayLocal", testMirroredRegistryNames)
+	})
+	t.Run("NoTrafficLeftTheCluster", testNoTrafficLeftTheCluster)
+}
