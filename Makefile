@@ -65,6 +65,9 @@ tools: ## install the Go tools the tests need (staticcheck, versitygw)
 	GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@command -v versitygw >/dev/null || GOFLAGS= $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
+demo: ## the main job on a fresh machine: cluster up, deploy, import the seed's golden-pvc.yaml, check disk.img
+	hack/demo.sh
+
 demo-local: build ## no cluster: import a generated qcow2 image over a loopback HTTP server with bin/datamover
 	hack/demo-local.sh
 

@@ -22,6 +22,15 @@ const DiskName = "disk.img"
 // removed by the next attempt.
 const partialPattern = ".disk.img-*.partial"
 
+// KubeVirt's qemu runs as this user and group (107, "qemu" in its
+// images); a finished disk.img is given to them when the data mover runs as
+// root, with mode 0660, as CDI does.
+const (
+	QemuUID  = 107
+	QemuGID  = 107
+	DiskMode = 0o660
+)
+
 // blockSize is the granularity of hole detection: runs of zero bytes that
 // cover whole aligned blocks of this size are not written.
 const blockSize = 4096
@@ -280,6 +289,12 @@ func (d *Disk) Commit() error {
 		size = d.opts.Size
 	}
 	err := d.f.Truncate(size)
+	if err == nil {
+		err = d.f.Chmod(DiskMode)
+	}
+	if err == nil && os.Geteuid() == 0 {
+		err = d.f.Chown(QemuUID, QemuGID)
+	}
 	if err == nil {
 		err = d.f.Sync()
 	}

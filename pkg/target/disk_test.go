@@ -45,6 +45,13 @@ func TestDiskSparseAndAtomic(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(data, got), "content differs")
 	assert.LessOrEqual(t, allocated(t, filepath.Join(dir, DiskName)), int64(1<<20+64<<10), "zeros must be holes")
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(filepath.Join(dir, DiskName), &st))
+	assert.Equal(t, uint32(DiskMode), st.Mode&0o777, "KubeVirt's qemu can read and write it")
+	if os.Geteuid() == 0 {
+		assert.Equal(t, uint32(QemuUID), st.Uid)
+		assert.Equal(t, uint32(QemuGID), st.Gid)
+	}
 	left, _ := filepath.Glob(filepath.Join(dir, ".disk.img-*"))
 	assert.Empty(t, left)
 }
