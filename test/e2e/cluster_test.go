@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestCluster runs the acceptance tests side by side, then checks that no
-// traffic left the cluster while they ran.
+// TestCluster runs the acceptance tests of the cluster side by side, then
+// the import scenarios on cdi-functions deployed with ko, then checks that
+// no traffic left the cluster while they ran.
 func TestCluster(t *testing.T) {
 	t.Run("workloads", func(t *testing.T) {
 		t.Run("OneReadyNodeAtV1.35.4", testNodeReady)
@@ -19,5 +20,6 @@ func TestCluster(t *testing.T) {
 		t.Run("KoApplyDeploysFromThisRepository", testKoApply)
 		t.Run("MirroredRegistryNamesStayLocal", testMirroredRegistryNames)
 	})
+	t.Run("imports", testImports)
 	t.Run("NoTrafficLeftTheCluster", testNoTrafficLeftTheCluster)
 }

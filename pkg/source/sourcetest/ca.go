@@ -62,9 +62,9 @@ func NewCA(tb testing.TB) *CA {
 	return &CA{CertDir: dir, Pool: pool, cert: cert, key: key}
 }
 
-// Leaf issues a server certificate for localhost, 127.0.0.1, 127.0.0.2 and
-// ::1.
-func (ca *CA) Leaf(tb testing.TB) tls.Certificate {
+// Leaf issues a server certificate for localhost, 127.0.0.1, 127.0.0.2,
+// ::1 and the extra addresses given.
+func (ca *CA) Leaf(tb testing.TB, extra ...net.IP) tls.Certificate {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -78,7 +78,7 @@ func (ca *CA) Leaf(tb testing.TB) tls.Certificate {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 2), net.IPv6loopback},
+		IPAddresses:  append([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 2), net.IPv6loopback}, extra...),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {

@@ -59,6 +59,13 @@ func FindVersityGW() (string, error) {
 // CI=true, where it fails.
 func StartS3(tb testing.TB) *S3 {
 	tb.Helper()
+	return StartS3At(tb, "127.0.0.1")
+}
+
+// StartS3At is StartS3 listening on host (an address of this machine, such
+// as a local cluster's bridge gateway, where its pods can reach it).
+func StartS3At(tb testing.TB, host string) *S3 {
+	tb.Helper()
 	bin, err := FindVersityGW()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -68,7 +75,7 @@ func StartS3(tb testing.TB) *S3 {
 	}
 	var lastErr error
 	for range 3 { // the free port may be taken between probe and start
-		s3, err := startS3(tb, bin)
+		s3, err := startS3(tb, bin, host)
 		if err == nil {
 			return s3
 		}
@@ -78,8 +85,8 @@ func StartS3(tb testing.TB) *S3 {
 	return nil
 }
 
-func startS3(tb testing.TB, bin string) (*S3, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func startS3(tb testing.TB, bin, host string) (*S3, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, err
 	}

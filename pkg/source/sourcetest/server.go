@@ -151,7 +151,7 @@ func NewServer(tb testing.TB, cfg Config) *Server {
 		if ca == nil {
 			ca = NewCA(tb)
 		}
-		s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(tb)}}
+		s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf(tb, l.Addr().(*net.TCPAddr).IP)}}
 		s.srv.StartTLS()
 		s.CertDir = ca.CertDir
 	} else {
