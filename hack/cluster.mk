@@ -12,7 +12,7 @@ KO_VERSION ?= v0.19.1
 KO ?= $(shell go env GOPATH)/bin/ko
 E2E_FLAGS ?= -count=1 -timeout 20m -v
 
-.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e
+.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e bench-e2e
 
 cluster-build:
 	$(CLUSTER_HACK)/cluster/build.sh
@@ -37,3 +37,9 @@ ko-install:
 e2e: ko-install
 	@koenv="$$($(CLUSTER_HACK)/ko-env.sh)" || { echo "the cluster is not up: make cluster-up" >&2; exit 1; }; \
 	eval "$$koenv"; set -x; PATH="$(dir $(KO)):$$PATH" go test -tags e2e $(E2E_FLAGS) ./test/e2e/...
+
+# 200 claims at once on the running cluster: latency to data pod and to
+# Succeeded (p50/p99), updater events/s, event source memory.
+bench-e2e: ko-install
+	eval "$$($(CLUSTER_HACK)/ko-env.sh)" && PATH="$(dir $(KO)):$$PATH" CDI_BENCH_E2E=1 \
+		go test -tags e2e -count=1 -timeout 30m -run '^TestBenchImports$$' -v ./test/e2e/

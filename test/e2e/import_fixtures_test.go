@@ -68,6 +68,14 @@ func (im *images) file(t *testing.T, name string) []byte {
 	return b
 }
 
+// deploy runs make deploy: ko apply -f config/ to the local cluster, and a
+// wait until every component is ready.
+func deploy(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("bash", "../../hack/deploy.sh").CombinedOutput()
+	require.NoError(t, err, "make deploy:\n%s", out)
+}
+
 // sh runs a shell script in dir.
 func sh(t *testing.T, dir, script string) {
 	t.Helper()

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -28,8 +27,7 @@ import (
 // testImports deploys cdi-functions with `ko apply -f config/` (make
 // deploy) and runs the import scenarios side by side.
 func testImports(t *testing.T) {
-	out, err := exec.Command("bash", "../../hack/deploy.sh").CombinedOutput()
-	require.NoError(t, err, "make deploy:\n%s", out)
+	deploy(t)
 	im := makeImages(t)
 
 	t.Run("SeedYAMLVerbatimButURL", func(t *testing.T) {

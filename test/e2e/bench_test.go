@@ -1,0 +1,165 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
+	"github.com/cdi-functions/cdi-functions/pkg/source/sourcetest"
+)
+
+// TestBenchImports (make bench-e2e) creates CDI_BENCH_CLAIMS annotated
+// claims (default 200) at once and reports, from the API server's view:
+// claim creation to data pod created and to Succeeded (p50/p99), the
+// updater's event rate, and the event source's memory.
+func TestBenchImports(t *testing.T) {
+	if os.Getenv("CDI_BENCH_E2E") == "" {
+		t.Skip("benchmark: run with make bench-e2e")
+	}
+	n := 200
+	if v := os.Getenv("CDI_BENCH_CLAIMS"); v != "" {
+		_, err := fmt.Sscan(v, &n)
+		require.NoError(t, err)
+	}
+	deploy(t)
+	im := makeImages(t)
+	srv := serve(t, sourcetest.Config{Data: im.file(t, "disk.qcow2.xz")})
+	ns := newNamespace(t)
+	ctx := context.Background()
+
+	// Watch pods and claims to timestamp every transition as it happens.
+	var mu sync.Mutex
+	podAt := map[string]time.Time{}  // claim -> first data pod seen
+	doneAt := map[string]time.Time{} // claim -> Succeeded seen
+	pw, err := e2e.client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: datapod.LabelKind + "=" + datapod.KindImport})
+	require.NoError(t, err)
+	defer pw.Stop()
+	cw, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).Watch(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	defer cw.Stop()
+	go func() {
+		for ev := range pw.ResultChan() {
+			if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type == watch.Added {
+				claim := p.Annotations[datapod.AnnotationClaimName]
+				mu.Lock()
+				if _, seen := podAt[claim]; !seen {
+					podAt[claim] = time.Now()
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	go func() {
+		for ev := range cw.ResultChan() {
+			if c, ok := ev.Object.(*corev1.PersistentVolumeClaim); ok && c.Annotations[annotations.PodPhase] == annotations.PhaseSucceeded {
+				mu.Lock()
+				if _, seen := doneAt[c.Name]; !seen {
+					doneAt[c.Name] = time.Now()
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+
+	before := updaterEvents(t)
+	created := map[string]time.Time{}
+	start := time.Now()
+	for i := range n {
+		name := fmt.Sprintf("b%03d", i)
+		created[name] = time.Now()
+		createClaim(t, ns, importClaim(name, "64Mi", srv.URL+"/disk.qcow2.xz"))
+	}
+	createdIn := time.Since(start)
+	var peakRSS int64
+	eventually(t, 20*time.Minute, fmt.Sprintf("%d claims Succeeded", n), func(ctx context.Context) (bool, error) {
+		if rss := eventSourceMemory(t); rss > peakRSS {
+			peakRSS = rss
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return len(doneAt) == n, nil
+	})
+	total := time.Since(start)
+	events := updaterEvents(t) - before
+
+	mu.Lock()
+	var toPod, toDone []time.Duration
+	for name, c := range created {
+		toPod = append(toPod, podAt[name].Sub(c))
+		toDone = append(toDone, doneAt[name].Sub(c))
+	}
+	mu.Unlock()
+	p := func(d []time.Duration, q float64) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[min(len(d)-1, int(q*float64(len(d))))].Round(10 * time.Millisecond)
+	}
+	fmt.Printf("\nbench-e2e: %d claims created in %s, all Succeeded after %s\n", n, createdIn.Round(time.Millisecond), total.Round(time.Second))
+	fmt.Printf("| measure | p50 | p99 |\n|---|---|---|\n")
+	fmt.Printf("| claim created -> data pod created | %s | %s |\n", p(toPod, 0.5), p(toPod, 0.99))
+	fmt.Printf("| claim created -> Succeeded | %s | %s |\n", p(toDone, 0.5), p(toDone, 0.99))
+	fmt.Printf("updater: %.0f events in %s = %.1f events/s\n", events, total.Round(time.Second), events/total.Seconds())
+	fmt.Printf("event source: peak working set %.1f MiB during the run\n", float64(peakRSS)/(1<<20))
+}
+
+// updaterEvents sums the updater's handled-events counter over its pods,
+// read through the API server's pod proxy.
+func updaterEvents(t *testing.T) float64 {
+	t.Helper()
+	ctx := context.Background()
+	pods, err := e2e.client.CoreV1().Pods("cdi").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=updater"})
+	require.NoError(t, err)
+	var sum float64
+	for _, p := range pods.Items {
+		b, err := e2e.client.CoreV1().Pods("cdi").ProxyGet("http", p.Name, "8080", "/metrics", nil).DoRaw(ctx)
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "cdi_function_events_total{") {
+				var v float64
+				fields := strings.Fields(line)
+				_, _ = fmt.Sscan(fields[len(fields)-1], &v)
+				sum += v
+			}
+		}
+	}
+	return sum
+}
+
+// eventSourceMemory is the event source pod's working set, from the
+// kubelet's summary API.
+func eventSourceMemory(t *testing.T) int64 {
+	t.Helper()
+	b, err := e2e.client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/cdi-node/proxy/stats/summary").DoRaw(context.Background())
+	if err != nil {
+		return 0
+	}
+	var s struct {
+		Pods []struct {
+			PodRef struct{ Name, Namespace string }
+			Memory struct{ WorkingSetBytes int64 }
+		}
+	}
+	if json.Unmarshal(b, &s) != nil {
+		return 0
+	}
+	for _, p := range s.Pods {
+		if p.PodRef.Namespace == "cdi" && strings.HasPrefix(p.PodRef.Name, "cdi-eventsource-") {
+			return p.Memory.WorkingSetBytes
+		}
+	}
+	return 0
+}
