@@ -35,11 +35,13 @@ ko-install:
 	fi
 
 e2e: ko-install
+	cd $(CLUSTER_HACK)/cluster/addons && go test -count=1 ./...
 	@koenv="$$($(CLUSTER_HACK)/ko-env.sh)" || { echo "the cluster is not up: make cluster-up" >&2; exit 1; }; \
 	eval "$$koenv"; set -x; PATH="$(dir $(KO)):$$PATH" go test -tags e2e $(E2E_FLAGS) ./test/e2e/...
 
 # 200 claims at once on the running cluster: latency to data pod and to
 # Succeeded (p50/p99), updater events/s, event source memory.
 bench-e2e: ko-install
+	cd $(CLUSTER_HACK)/cluster/addons && go test -count=1 ./...
 	eval "$$($(CLUSTER_HACK)/ko-env.sh)" && PATH="$(dir $(KO)):$$PATH" CDI_BENCH_E2E=1 \
 		go test -tags e2e -count=1 -timeout 30m -run '^TestBenchImports$$' -v ./test/e2e/
