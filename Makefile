@@ -50,7 +50,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	done
 
 bench: ## data-path benchmark vs the reference tools (2 GiB images; see docs/performance.md)
-	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./test/bench/
+	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 90m ./test/bench/
 
 lint: ## go vet + staticcheck + gofmt check
 	$(GO) vet ./...

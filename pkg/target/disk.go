@@ -223,9 +223,23 @@ func (d *Disk) WriteAt(p []byte, off int64) (int, error) {
 		wrote += int64(w)
 		p, off = p[w:], off+int64(w)
 	}
-	d.written.Add(wrote)
+	if total := d.written.Add(wrote); wrote > 0 && total/writebackEvery != (total-wrote)/writebackEvery {
+		d.startWriteback()
+	}
 	d.bumpEnd(end)
 	return n, nil
+}
+
+// writebackEvery is how many written bytes pass between two requests to
+// start write-back, so that the flush at Commit finds little left to do
+// instead of the whole image.
+const writebackEvery = 64 << 20
+
+// startWriteback asks the kernel to start writing the file's dirty pages
+// without waiting for them (sync_file_range SYNC_FILE_RANGE_WRITE). It is a
+// hint: errors are ignored here and surface at Commit's fsync.
+func (d *Disk) startWriteback() {
+	_ = unix.SyncFileRange(int(d.f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
 }
 
 // zeroPrefix returns how many leading bytes of p, which starts at file offset
