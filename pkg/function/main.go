@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -59,8 +60,15 @@ func run(name string, newHandler func(ctx context.Context, env Env) (Handler, er
 	if port == "" {
 		port = "8080"
 	}
-	return NewServer(name, h, env.Metrics, logger).Serve(ctx, ":"+port)
+	srv := NewServer(name, h, env.Metrics, logger)
+	srv.Drain = drainDelay
+	return srv.Serve(ctx, ":"+port)
 }
+
+// drainDelay is how long a function keeps serving after SIGTERM while its
+// readiness fails: longer than endpoint propagation, well inside the
+// default 30 s termination grace period.
+const drainDelay = 5 * time.Second
 
 // Default client rate limits. client-go's own (5 requests/s, bursts of 10)
 // made the updater a 2 events/s bottleneck with 200 claims importing at once:

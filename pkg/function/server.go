@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -25,6 +26,12 @@ type Server struct {
 	events   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	logger   *zap.SugaredLogger
+
+	// Drain is how long Serve keeps answering after ctx is done, with
+	// /readyz failing, so that the Service stops routing to this replica
+	// before it stops listening (a rolling update then loses no event).
+	Drain    time.Duration
+	draining atomic.Bool
 }
 
 // NewServer wraps h with the receiver, probes and metrics. registry may
@@ -80,7 +87,13 @@ func (s *Server) Handler(ctx context.Context) (http.Handler, error) {
 	mux := http.NewServeMux()
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }
 	mux.HandleFunc("/healthz", ok)
-	mux.HandleFunc("/readyz", ok)
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		ok(w, r)
+	})
 	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.Handle("/", ce)
 	return mux, nil
@@ -99,6 +112,8 @@ func (s *Server) Serve(ctx context.Context, addr string) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
+		s.draining.Store(true)
+		time.Sleep(s.Drain)
 		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -102,4 +103,27 @@ func TestSetRateLimits(t *testing.T) {
 	assert.Equal(t, 9, cfg.Burst)
 	assert.ErrorContains(t, setRateLimits(cfg, env(map[string]string{"KUBE_API_QPS": "-1"})), "KUBE_API_QPS")
 	assert.ErrorContains(t, setRateLimits(cfg, env(map[string]string{"KUBE_API_BURST": "x"})), "KUBE_API_BURST")
+}
+
+func TestServeDrains(t *testing.T) {
+	s := NewServer("test", func(context.Context, cloudevents.Event) error { return nil }, prometheus.NewRegistry(), zap.NewNop().Sugar())
+	s.Drain = 300 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx, addr) }()
+	require.Eventually(t, func() bool { _, err := http.Get("http://" + addr + "/readyz"); return err == nil }, 5*time.Second, 20*time.Millisecond)
+
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/readyz")
+	require.NoError(t, err, "still serving while draining")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "not ready while draining")
+	require.NoError(t, <-done)
+	_, err = http.Get("http://" + addr + "/readyz")
+	assert.Error(t, err, "stopped after the drain")
 }
