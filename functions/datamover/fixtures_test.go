@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cdi-functions/cdi-functions/internal/tooltest"
 )
 
 // fixtures are images made by the real tools from one raw disk, with the
@@ -25,26 +26,6 @@ var fixtureFormats = []string{
 	"disk.raw", "disk.iso", "disk.qcow2", "disk-v2.qcow2", "disk-c.qcow2", "disk-zstd.qcow2",
 	"disk.raw.gz", "disk-multi.raw.gz", "disk.raw.xz", "disk-mb.raw.xz", "disk.raw.zst",
 	"disk.qcow2.xz", "disk.qcow2.gz", "disk.qcow2.zst", "disk.tar", "disk.tar.gz", "disk-qcow2.tar.xz",
-}
-
-func need(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed (.ci/run installs it)", tool)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
-}
-
-func sh(t testing.TB, dir, script string) {
-	t.Helper()
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s\n%s", script, out)
 }
 
 // diskImage returns a deterministic raw disk of size bytes: random 64 KiB
@@ -69,11 +50,11 @@ func diskImage(size int, seed uint64) []byte {
 
 func makeFixtures(t *testing.T) *fixtures {
 	t.Helper()
-	need(t, "qemu-img", "gzip", "xz", "zstd", "tar", "genisoimage")
+	tooltest.Need(t, "qemu-img", "gzip", "xz", "zstd", "tar", "genisoimage")
 	dir := t.TempDir()
 	raw := diskImage(6<<20+512*3, 1)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "disk.raw"), raw, 0o644))
-	sh(t, dir, `
+	tooltest.Sh(t, dir, `
 qemu-img convert -f raw -O qcow2 disk.raw disk.qcow2
 qemu-img convert -f raw -O qcow2 -o compat=0.10 disk.raw disk-v2.qcow2
 qemu-img convert -f raw -O qcow2 -c disk.raw disk-c.qcow2

@@ -14,6 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cdi-functions/cdi-functions/pkg/source/sourcetest"
+
+	"github.com/cdi-functions/cdi-functions/internal/tooltest"
 )
 
 func TestImportChecksum(t *testing.T) {
@@ -48,9 +50,9 @@ func TestImportGrowsToSize(t *testing.T) {
 }
 
 func TestImportArchive(t *testing.T) {
-	need(t, "tar", "gzip")
+	tooltest.Need(t, "tar", "gzip")
 	dir := t.TempDir()
-	sh(t, dir, `mkdir -p tree/sub && echo hello > tree/sub/a.txt && ln -s sub/a.txt tree/link && tar -C tree -czf tree.tar.gz .`)
+	tooltest.Sh(t, dir, `mkdir -p tree/sub && echo hello > tree/sub/a.txt && ln -s sub/a.txt tree/link && tar -C tree -czf tree.tar.gz .`)
 	srv := sourcetest.NewServer(t, sourcetest.Config{Data: mustRead(t, filepath.Join(dir, "tree.tar.gz"))})
 	target := t.TempDir()
 	o := invocation{args: []string{"import", "--source", srv.URL + "/tree.tar.gz", "--target", target, "--content-type", "archive"}}.run(t)
@@ -62,7 +64,7 @@ func TestImportArchive(t *testing.T) {
 	}
 
 	// Refusals leave the target untouched.
-	sh(t, dir, `mkdir -p evil && ln -s /etc evil/etc && tar -C evil -cf evil.tar etc && head -c 1M /dev/urandom > plain.raw`)
+	tooltest.Sh(t, dir, `mkdir -p evil && ln -s /etc evil/etc && tar -C evil -cf evil.tar etc && head -c 1M /dev/urandom > plain.raw`)
 	for name, want := range map[string]string{"evil.tar": "points outside the target", "plain.raw": "content type archive needs a tar archive"} {
 		t.Run(name, func(t *testing.T) {
 			target := t.TempDir()

@@ -10,13 +10,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cdi-functions/cdi-functions/pkg/source/sourcetest"
+
+	"github.com/cdi-functions/cdi-functions/internal/tooltest"
 )
 
 // TestImportRefusals checks that every bad input fails with exit status 1,
 // a one-line error naming the cause, and no disk.img.
 func TestImportRefusals(t *testing.T) {
 	f := makeFixtures(t)
-	sh(t, f.dir, `
+	tooltest.Sh(t, f.dir, `
 qemu-img create -q -f qcow2 base.qcow2 4M
 qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 overlay.qcow2
 # AES, not LUKS: LUKS benchmarks its key derivation and fails on a loaded machine.

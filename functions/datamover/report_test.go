@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cdi-functions/cdi-functions/pkg/events"
+
+	"github.com/cdi-functions/cdi-functions/internal/tooltest"
 )
 
 // sink is a CloudEvents receiver that records what it gets.
@@ -63,7 +65,7 @@ func TestImportReportsEvents(t *testing.T) {
 		{name: "permanent failure", source: filepath.Join(f.dir, "disk.vmdk"), wantPhase: events.PodFailed, wantPermanent: true, wantCode: exitError},
 		{name: "retryable failure", source: "http://127.0.0.1:1/disk.img", wantPhase: events.PodFailed, wantCode: exitRetryable},
 	}
-	sh(t, f.dir, "qemu-img convert -f raw -O vmdk disk.raw disk.vmdk")
+	tooltest.Sh(t, f.dir, "qemu-img convert -f raw -O vmdk disk.raw disk.vmdk")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSink(t)

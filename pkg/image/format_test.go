@@ -2,40 +2,20 @@ package image
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cdi-functions/cdi-functions/internal/tooltest"
 )
-
-// sh runs a shell command in dir and fails the test if it fails.
-func sh(t testing.TB, dir, script string) {
-	t.Helper()
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s\n%s", script, out)
-}
-
-func need(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed (.ci/run installs it)", tool)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
-}
 
 // TestDetectRealFiles detects files made by the real tools.
 func TestDetectRealFiles(t *testing.T) {
-	need(t, "qemu-img", "gzip", "xz", "zstd", "tar", "bzip2", "genisoimage")
+	tooltest.Need(t, "qemu-img", "gzip", "xz", "zstd", "tar", "bzip2", "genisoimage")
 	dir := t.TempDir()
-	sh(t, dir, `
+	tooltest.Sh(t, dir, `
 head -c 1M /dev/urandom > disk.raw
 qemu-img convert -f raw -O qcow2 disk.raw disk.qcow2
 qemu-img convert -f raw -O qcow2 -o compat=0.10 disk.raw disk-v2.qcow2

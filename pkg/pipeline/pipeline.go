@@ -10,6 +10,7 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/checksum"
 	"github.com/cdi-functions/cdi-functions/pkg/image"
 	"github.com/cdi-functions/cdi-functions/pkg/progress"
+	"github.com/cdi-functions/cdi-functions/pkg/source"
 )
 
 // bufferSize is the read-ahead of every layer: large reads keep system
@@ -83,10 +84,7 @@ func (r *run) decode(ctx context.Context) (sink, error) {
 }
 
 // readHead reads the first bytes of a range-capable source.
-func readHead(ctx context.Context, src interface {
-	Open(context.Context, int64, int64) (io.ReadCloser, error)
-	Size() int64
-}) ([]byte, error) {
+func readHead(ctx context.Context, src source.Source) ([]byte, error) {
 	n := min(int64(image.HeadSize), src.Size())
 	rc, err := src.Open(ctx, 0, n)
 	if err != nil {

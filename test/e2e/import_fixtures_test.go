@@ -24,6 +24,8 @@ import (
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 	"github.com/cdi-functions/cdi-functions/pkg/source/sourcetest"
+
+	"github.com/cdi-functions/cdi-functions/internal/tooltest"
 )
 
 // gateway is the cluster bridge's address on this host: servers the tests
@@ -52,7 +54,7 @@ func makeImages(t *testing.T) *images {
 		}
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "disk.raw"), raw, 0o644))
-	sh(t, dir, `
+	tooltest.Sh(t, dir, `
 qemu-img convert -f raw -O qcow2 disk.raw disk.qcow2
 xz -T2 -k disk.qcow2
 qemu-img create -q -f qcow2 big.qcow2 256M
@@ -74,15 +76,6 @@ func deploy(t *testing.T) {
 	t.Helper()
 	out, err := exec.Command("bash", "../../hack/deploy.sh").CombinedOutput()
 	require.NoError(t, err, "make deploy:\n%s", out)
-}
-
-// sh runs a shell script in dir.
-func sh(t *testing.T, dir, script string) {
-	t.Helper()
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s\n%s", script, out)
 }
 
 // serve starts a server for data on the gateway, reachable from pods.
