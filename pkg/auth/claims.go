@@ -1,0 +1,68 @@
+package auth
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// maxTokenLength bounds a bearer token before anything is done with it
+// (projected tokens are about 1 KiB).
+const maxTokenLength = 8 << 10
+
+// peek reads the expiry and audiences of a JWT without verifying it. It is
+// a cheap filter, not a check: a token that is not a JWT, has expired or
+// is for another audience cannot pass a TokenReview either, so it is
+// refused without asking the API server (an anonymous flood costs no API
+// calls). Whatever passes is verified by the TokenReview.
+func peek(token string, now time.Time) (exp time.Time, err error) {
+	if len(token) > maxTokenLength {
+		return time.Time{}, unauthenticated("token longer than %d bytes", maxTokenLength)
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, unauthenticated("token is not a JWT")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, unauthenticated("token is not a JWT: payload is not base64url")
+	}
+	var claims struct {
+		Exp *float64        `json:"exp"`
+		Aud json.RawMessage `json:"aud"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		return time.Time{}, unauthenticated("token is not a JWT: payload is not JSON")
+	}
+	if claims.Exp == nil {
+		return time.Time{}, unauthenticated("token has no expiry")
+	}
+	exp = time.Unix(int64(*claims.Exp), 0)
+	if !now.Before(exp) {
+		return time.Time{}, unauthenticated("token expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	if !hasAudience(claims.Aud, Audience) {
+		return time.Time{}, unauthenticated("token is not for audience %q", Audience)
+	}
+	return exp, nil
+}
+
+// hasAudience reports whether a JWT "aud" claim (a string or a list)
+// holds want.
+func hasAudience(raw json.RawMessage, want string) bool {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return one == want
+	}
+	var many []string
+	if json.Unmarshal(raw, &many) != nil {
+		return false
+	}
+	for _, a := range many {
+		if a == want {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,77 @@
+// Package reason names every reason cdi-functions gives for a change of a
+// claim's work: the value of the cdi.kubevirt.io/storage.pod.reason
+// annotation, of the reason in DataPodPhase events and of the Kubernetes
+// Events recorded on claims. Each is defined once here, so the data mover,
+// the event source, the functions and the docs use the same words.
+//
+// Reasons are CamelCase words, the Kubernetes convention; those that start
+// with "Err" are warnings (CDI's names).
+package reason
+
+// Outcomes of the work.
+const (
+	// ImportSucceeded: the import finished; the claim holds the image.
+	ImportSucceeded = "ImportSucceeded"
+	// ImportFailed: the import ended with a failure retrying cannot fix
+	// (the data mover's error is the message).
+	ImportFailed = "ErrImportFailed"
+	// ImportRetrying: the data pod failed in a way that may pass when
+	// tried again; it restarts and resumes.
+	ImportRetrying = "ImportRetrying"
+	// TooManyRestarts: the data pod restarted more often than allowed
+	// without finishing; the work ends Failed with its last error.
+	TooManyRestarts = "ErrTooManyRestarts"
+)
+
+// States of the data pod, derived from its status by the event source
+// (the kubelet's and the scheduler's own reasons, such as Unschedulable,
+// ErrImagePull, CrashLoopBackOff, OOMKilled or Evicted, are passed on as
+// they are).
+const (
+	// PodScheduled: the data pod was bound to a node.
+	PodScheduled = "Scheduled"
+	// PodFailed: the data pod failed and the kubelet said nothing more.
+	PodFailed = "PodFailed"
+	// PodUnknown: the data pod's node stopped reporting its state.
+	PodUnknown = "PodUnknown"
+)
+
+// Refusals of the importer: what keeps an import from starting. Invalid
+// requests end the work Failed; the others leave it Pending and the import
+// starts by itself once the cause is gone.
+const (
+	// InvalidRequest: a request annotation is invalid (the message names
+	// the annotation and the problem). Final.
+	InvalidRequest = "ErrInvalidRequest"
+	// MissingSecret: the Secret the claim names does not exist (yet).
+	MissingSecret = "ErrMissingSecret"
+	// MissingCertConfigMap: the CA ConfigMap the claim names does not
+	// exist (yet).
+	MissingCertConfigMap = "ErrMissingCertConfigMap"
+	// CreatePod: the API server refused the data pod for a reason that
+	// may pass later (a quota, a LimitRange, Pod Security admission); the
+	// message is the API server's. Retried with backoff.
+	CreatePod = "ErrCreatePod"
+	// InvalidPod: the API server found the data pod invalid (a
+	// configuration error of the importer). Final.
+	InvalidPod = "ErrInvalidPod"
+	// PodNameConflict: a pod that is not a data pod holds the data pod's
+	// name.
+	PodNameConflict = "ErrPodNameConflict"
+)
+
+// Final reports whether a refusal of the importer ends the work: no later
+// event can fix it without the user changing the claim (or the operator
+// the importer's configuration).
+func Final(r string) bool {
+	return r == InvalidRequest || r == InvalidPod
+}
+
+// Refusal reports whether r is one of the importer's refusals.
+func Refusal(r string) bool {
+	switch r {
+	case InvalidRequest, MissingSecret, MissingCertConfigMap, CreatePod, InvalidPod, PodNameConflict:
+		return true
+	}
+	return false
+}
