@@ -67,6 +67,12 @@ func NewDataPodProgress(p DataPodProgressPayload, now time.Time) (cloudevents.Ev
 	return New(DataPodProgress, ID(DataPodProgress, p.Claim.UID, p.Pod.UID, p.Pod.Name, p.Stage, p.Done), p.Claim, p, now)
 }
 
+// NewClaimDeleting builds the event asking for the data pods of a claim
+// being deleted to go; its id covers the claim and the pods.
+func NewClaimDeleting(p ClaimDeletingPayload, now time.Time) (cloudevents.Event, error) {
+	return New(ClaimDeleting, ID(ClaimDeleting, p.Claim.UID, p.Pods), p.Claim, p, now)
+}
+
 // Decode reads the payload of e into out, checking the type first.
 func Decode(e cloudevents.Event, typ string, out any) error {
 	if e.Type() != typ {

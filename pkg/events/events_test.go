@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -119,4 +120,31 @@ func TestSender(t *testing.T) {
 			assert.Equal(t, tt.wantHits, hits.Load())
 		})
 	}
+}
+
+func TestSenderPresentsToken(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Authorization"))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	tokens := []string{"t1", "t2"}
+	s, err := NewSender(func() Routes { return Routes{Sink: srv.URL} }, SenderOptions{Token: func() (string, error) {
+		t := tokens[0]
+		tokens = tokens[1:]
+		return t, nil
+	}})
+	require.NoError(t, err)
+	e, err := NewImportRequested(ImportRequestedPayload{Claim: claim}, time.Now())
+	require.NoError(t, err)
+	require.NoError(t, s.Send(context.Background(), e))
+	require.NoError(t, s.Send(context.Background(), e))
+	assert.Equal(t, []string{"Bearer t1", "Bearer t2"}, got, "the current token on every request")
+
+	failing, err := NewSender(func() Routes { return Routes{Sink: srv.URL} }, SenderOptions{Tries: 1,
+		Token: func() (string, error) { return "", errors.New("no token file") }})
+	require.NoError(t, err)
+	assert.ErrorContains(t, failing.Send(context.Background(), e), "no token file")
+	assert.Len(t, got, 2, "nothing sent without credentials")
 }

@@ -60,3 +60,10 @@ type DataPodPhasePayload struct {
 	// corrupt image): the work ends Failed.
 	Permanent bool `json:"permanent,omitempty"`
 }
+
+// ClaimDeletingPayload is the data of a ClaimDeleting event.
+type ClaimDeletingPayload struct {
+	Claim Claim `json:"claim"`
+	// Pods are the claim's data pods that are not being deleted yet.
+	Pods []Pod `json:"pods"`
+}

@@ -28,16 +28,12 @@ type Routes struct {
 // event types of the catalogue are errors, so a typo cannot silently drop
 // events; keys starting with "_" are comments (the "_example" convention).
 func ParseRoutes(data map[string]string) (Routes, error) {
-	known := map[string]bool{}
-	for _, t := range Types {
-		known[t] = true
-	}
 	r := Routes{ByType: map[string]string{}}
 	for k, v := range data {
 		if strings.HasPrefix(k, "_") {
 			continue
 		}
-		if !known[k] {
+		if !Known(k) {
 			return Routes{}, fmt.Errorf("routing table: %q is not an event type of the catalogue", k)
 		}
 		u, err := url.Parse(strings.TrimSpace(v))

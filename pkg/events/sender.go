@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -24,12 +25,22 @@ type SenderOptions struct {
 	Backoff time.Duration
 	// Tries is the most attempts per event; default 5.
 	Tries int
+	// Token returns the sender's bearer token (auth.FileToken.Token),
+	// presented on every request so the consumer knows who sends; nil
+	// sends none (consumers then answer 401).
+	Token func() (string, error)
 }
 
 // NewSender returns a Sender that looks routes up on every send, so a
 // reloaded routing table takes effect at once.
 func NewSender(routes func() Routes, opts SenderOptions) (*Sender, error) {
-	c, err := cloudevents.NewClientHTTP()
+	var httpOpts []cehttp.Option
+	if opts.Token != nil {
+		httpOpts = append(httpOpts, cehttp.WithRoundTripperDecorator(func(rt http.RoundTripper) http.RoundTripper {
+			return &bearer{next: rt, token: opts.Token}
+		}))
+	}
+	c, err := cloudevents.NewClientHTTP(httpOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("cloudevents client: %w", err)
 	}
@@ -78,4 +89,25 @@ func permanent(code int) bool {
 		return false
 	}
 	return code >= 400 && code < 500
+}
+
+// bearer is a RoundTripper that presents the sender's token.
+type bearer struct {
+	next  http.RoundTripper
+	token func() (string, error)
+}
+
+// RoundTrip implements http.RoundTripper.
+func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	t, err := b.token()
+	if err != nil {
+		return nil, fmt.Errorf("sender credentials: %w", err)
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+t)
+	next := b.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return next.RoundTrip(r)
 }

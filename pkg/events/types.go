@@ -18,10 +18,24 @@ const (
 	// by the data mover (its own result), consumed by the updater.
 	// Payload: DataPodPhase.
 	DataPodPhase = Prefix + "datapod.phase.v1"
+	// ClaimDeleting: a claim that still has data pods is being deleted;
+	// its data pods must go so that the claim can. Emitted by the event
+	// source, consumed by the updater. Payload: ClaimDeleting.
+	ClaimDeleting = Prefix + "claim.deleting.v1"
 )
 
 // Types lists every event type, for routing tables and their tests.
-var Types = []string{ImportRequested, DataPodProgress, DataPodPhase}
+var Types = []string{ImportRequested, DataPodProgress, DataPodPhase, ClaimDeleting}
+
+// Known reports whether typ is an event type of the catalogue.
+func Known(typ string) bool {
+	for _, t := range Types {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
 
 // Extension attributes set on every event, for Trigger filters.
 const (
