@@ -1,9 +1,15 @@
 package annotations
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/cdi-functions/cdi-functions/pkg/checksum"
 )
 
 // ImportRequest is what a claim's annotations ask to import.
@@ -41,37 +47,80 @@ func ImportRequestOf(ann map[string]string) (req ImportRequest, ok bool) {
 	}, true
 }
 
-// Validate checks what can be checked without the API server: the URL and
-// its scheme, and the content type. Its errors are meant for users.
+// Validate checks what can be checked without the API server, so that a
+// request that cannot work fails before any pod exists: the endpoint URL
+// (scheme, host, no credentials in it), the S3 endpoint, the content type,
+// the checksum's syntax and the names of the Secret and the CA ConfigMap.
+// It reports every problem, each naming its annotation; the errors are
+// meant for users.
 func (r ImportRequest) Validate() error {
+	var errs []error
+	bad := func(annotation, format string, args ...any) {
+		errs = append(errs, &InvalidError{Annotation: annotation, Problem: fmt.Sprintf(format, args...)})
+	}
 	u, err := url.Parse(r.Endpoint)
-	if err != nil {
-		return fmt.Errorf("endpoint %q is not a URL: %w", r.Endpoint, err)
-	}
-	allowed := false
-	for _, s := range Schemes {
-		allowed = allowed || u.Scheme == s
-	}
-	if !allowed {
-		return fmt.Errorf("endpoint %q: scheme %q is not supported (use http, https or s3)", r.Endpoint, u.Scheme)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("endpoint %q has no host (or bucket)", r.Endpoint)
+	switch {
+	case err != nil:
+		bad(Endpoint, "%q is not a URL", redact(r.Endpoint))
+	case !slices.Contains(Schemes, u.Scheme):
+		bad(Endpoint, "scheme %q is not supported (use http, https or s3)", u.Scheme)
+	case u.User != nil:
+		bad(Endpoint, "credentials in the URL are not accepted: put them in a Secret named by %s", SecretName)
+	case u.Host == "":
+		bad(Endpoint, "%q has no host (or bucket)", r.Endpoint)
 	}
 	if r.S3Endpoint != "" {
-		if u.Scheme != "s3" {
-			return fmt.Errorf("an S3 endpoint (%s) is set but endpoint %q is not an s3:// URL", S3Endpoint, r.Endpoint)
-		}
 		e, err := url.Parse(r.S3Endpoint)
-		if err != nil {
-			return fmt.Errorf("S3 endpoint %q is not a URL: %w", r.S3Endpoint, err)
-		}
-		if (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" {
-			return fmt.Errorf("S3 endpoint %q must be an http:// or https:// URL with a host", r.S3Endpoint)
+		switch {
+		case err == nil && u != nil && u.Scheme != "s3":
+			bad(S3Endpoint, "is set but the endpoint %q is not an s3:// URL", redact(r.Endpoint))
+		case err != nil:
+			bad(S3Endpoint, "%q is not a URL", redact(r.S3Endpoint))
+		case (e.Scheme != "http" && e.Scheme != "https") || e.Host == "":
+			bad(S3Endpoint, "%q must be an http:// or https:// URL with a host", redact(r.S3Endpoint))
+		case e.User != nil:
+			bad(S3Endpoint, "credentials in the URL are not accepted: put them in a Secret named by %s", SecretName)
 		}
 	}
 	if r.ContentType != ContentTypeKubeVirt && r.ContentType != ContentTypeArchive {
-		return fmt.Errorf("content type %q is not supported (use %q or %q)", r.ContentType, ContentTypeKubeVirt, ContentTypeArchive)
+		bad(ContentType, "%q is not supported (use %q or %q)", r.ContentType, ContentTypeKubeVirt, ContentTypeArchive)
 	}
-	return nil
+	if r.Checksum != "" {
+		if _, err := checksum.Parse(r.Checksum); err != nil {
+			bad(Checksum, "%v", err)
+		}
+	}
+	for _, ref := range []struct{ annotation, value string }{{SecretName, r.SecretName}, {CertConfigMap, r.CertConfigMap}} {
+		if ref.value == "" {
+			continue
+		}
+		if problems := validation.IsDNS1123Subdomain(ref.value); len(problems) > 0 {
+			bad(ref.annotation, "%q is not a valid object name: %s", ref.value, strings.Join(problems, "; "))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// InvalidError is a request annotation with a value that cannot work.
+type InvalidError struct {
+	// Annotation is the annotation's name.
+	Annotation string
+	// Problem says what is wrong with its value.
+	Problem string
+}
+
+func (e *InvalidError) Error() string { return "annotation " + e.Annotation + ": " + e.Problem }
+
+// redact hides credentials and query strings (which may hold signatures)
+// of a URL that is shown to users.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.String()
 }

@@ -1,6 +1,7 @@
 package annotations
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,25 +19,56 @@ func TestImportRequestOf(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	sha := "sha256:" + strings.Repeat("ab", 32)
 	tests := []struct {
-		endpoint, contentType, want string
+		name string
+		ann  map[string]string
+		// want: annotation -> text its error contains; empty: valid.
+		want map[string]string
 	}{
-		{"http://host/disk.img", "kubevirt", ""},
-		{"s3://bucket/key", "archive", ""},
-		{"ftp://host/disk.img", "kubevirt", `scheme "ftp" is not supported`},
-		{"/local/path", "kubevirt", `scheme "" is not supported`},
-		{"http:///nohost", "kubevirt", "has no host"},
-		{"http://host/x", "iso", `content type "iso"`},
-		{"http://[::1", "kubevirt", "is not a URL"},
+		{"http", map[string]string{Endpoint: "http://host/disk.img"}, nil},
+		{"s3 archive", map[string]string{Endpoint: "s3://bucket/key", ContentType: "archive"}, nil},
+		{"everything valid", map[string]string{Endpoint: "https://host/disk.img", SecretName: "endpoint-secret",
+			CertConfigMap: "ca.bundle", Checksum: sha}, nil},
+		{"ftp", map[string]string{Endpoint: "ftp://host/disk.img"}, map[string]string{Endpoint: `scheme "ftp" is not supported`}},
+		{"a path", map[string]string{Endpoint: "/local/path"}, map[string]string{Endpoint: `scheme "" is not supported`}},
+		{"file URL", map[string]string{Endpoint: "file:///etc/shadow"}, map[string]string{Endpoint: `scheme "file" is not supported`}},
+		{"no host", map[string]string{Endpoint: "http:///nohost"}, map[string]string{Endpoint: "has no host"}},
+		{"not a URL", map[string]string{Endpoint: "http://[::1"}, map[string]string{Endpoint: "is not a URL"}},
+		{"credentials in the URL", map[string]string{Endpoint: "https://user:hunter2@host/disk.img"},
+			map[string]string{Endpoint: "credentials in the URL are not accepted: put them in a Secret named by " + SecretName}},
+		{"content type", map[string]string{Endpoint: "http://host/x", ContentType: "iso"},
+			map[string]string{ContentType: `"iso" is not supported`}},
+		{"checksum without algorithm", map[string]string{Endpoint: "http://host/x", Checksum: "abcdef"},
+			map[string]string{Checksum: "want ALG:HEX"}},
+		{"checksum not hex", map[string]string{Endpoint: "http://host/x", Checksum: "sha256:zz"},
+			map[string]string{Checksum: "not hexadecimal"}},
+		{"checksum too short", map[string]string{Endpoint: "http://host/x", Checksum: "sha256:abcd"},
+			map[string]string{Checksum: "64 hex digits"}},
+		{"secret name", map[string]string{Endpoint: "http://host/x", SecretName: "Bad_Name"},
+			map[string]string{SecretName: `"Bad_Name" is not a valid object name`}},
+		{"config map name", map[string]string{Endpoint: "http://host/x", CertConfigMap: "../etc"},
+			map[string]string{CertConfigMap: `"../etc" is not a valid object name`}},
+		{"all at once", map[string]string{Endpoint: "ftp://h/x", ContentType: "iso", Checksum: "x", SecretName: "A"},
+			map[string]string{Endpoint: "ftp", ContentType: "iso", Checksum: "ALG:HEX", SecretName: "not a valid object name"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.endpoint, func(t *testing.T) {
-			err := ImportRequest{Endpoint: tt.endpoint, ContentType: tt.contentType}.Validate()
-			if tt.want == "" {
+		t.Run(tt.name, func(t *testing.T) {
+			req, ok := ImportRequestOf(tt.ann)
+			require.True(t, ok)
+			err := req.Validate()
+			if len(tt.want) == 0 {
 				assert.NoError(t, err)
-			} else {
-				assert.ErrorContains(t, err, tt.want)
+				return
 			}
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), "hunter2", "credentials are never repeated")
+			for annotation, text := range tt.want {
+				assert.Contains(t, err.Error(), "annotation "+annotation+": ", "the error names the annotation")
+				assert.Contains(t, err.Error(), text)
+			}
+			var inv *InvalidError
+			assert.ErrorAs(t, err, &inv)
 		})
 	}
 }
