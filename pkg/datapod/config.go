@@ -24,6 +24,15 @@ type Config struct {
 	// ScratchSize bounds the scratch emptyDir; nil means the claim's
 	// requested size (see ImportPod).
 	ScratchSize *resource.Quantity
+	// Privileged runs the data mover privileged and as root, as CDI's
+	// 2018 importer did, for storage that a restricted pod cannot write.
+	// The namespace must then allow the privileged Pod Security level.
+	// By default data pods meet the restricted level (see ImportPod).
+	Privileged bool
+	// EgressDeny and EgressAllow are the data mover's egress settings
+	// (comma-separated CIDRs denied on top of its defaults, and allowed
+	// even if denied); empty keeps its defaults.
+	EgressDeny, EgressAllow string
 }
 
 // DefaultResources are the data mover's requests and limits when Config

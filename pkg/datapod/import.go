@@ -2,6 +2,7 @@ package datapod
 
 import (
 	"net/url"
+	"path"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
 )
 
 // ImportContainer is the name of the data mover's container in an import
@@ -35,26 +37,39 @@ const (
 	TerminationLog = corev1.TerminationMessagePathDefault
 )
 
+// TerminationGracePeriod is how long a data pod may take to stop: the
+// data mover stops at once on SIGTERM (its output is only published when
+// complete), so a claim deleted mid-import goes within seconds.
+const TerminationGracePeriod int64 = 10
+
 // Names of the volumes of an import data pod.
 const (
 	volumeData    = "data"
 	volumeScratch = "scratch"
 	volumeSecret  = "secret"
 	volumeCerts   = "certs"
+	volumeToken   = "cdi-token"
 )
 
 // ImportPod returns the data pod that imports req into claim: the data
-// mover (cfg.Image, "datamover import") configured by environment, with
-// the claim mounted at DataDir (or, for a Block claim, as the device
-// BlockDevice), the Secret and CA ConfigMap req names mounted read-only,
-// and a scratch emptyDir. The pod is named ImportPodName(claim.Name), lives
-// in the claim's namespace, carries the data pod labels and annotation and
-// is controlled by the claim, so it is garbage-collected with it.
+// mover (cfg.Image, "datamover import") configured by environment (the
+// Env* names), with the claim mounted at DataDir (or, for a Block claim,
+// as the device BlockDevice), the Secret and CA ConfigMap req names mounted
+// read-only, and a scratch emptyDir. The pod is named
+// ImportPodName(claim.Name), lives in the claim's namespace, carries the
+// data pod labels and annotation and is controlled by the claim, so it is
+// garbage-collected with it.
 //
-// The container is privileged and runs as root: it writes into volumes of
-// any owner and to block devices, as CDI's importer did. It gets no service
-// account token and no service links: the data mover never calls the
-// Kubernetes API.
+// Security: by default the pod meets the restricted Pod Security level:
+// it runs as uid and gid QemuID (so its output belongs to KubeVirt's qemu),
+// with fsGroup QemuID, no privilege escalation, every capability dropped,
+// seccomp RuntimeDefault and a read-only root file system; Block volumes
+// need the runtime to give the device to the pod's user (containerd's
+// device_ownership_from_security_context). cfg.Privileged runs it
+// privileged as root instead. It gets no API token and no service links:
+// the data mover never calls the Kubernetes API. When it reports to a
+// sink it gets a projected ServiceAccount token for auth.Audience at
+// auth.TokenFile, bound to the pod, which the updater checks.
 //
 // Scratch: an emptyDir limited to the claim's requested size (or
 // cfg.ScratchSize), on the node's ephemeral storage. The data mover writes
@@ -74,30 +89,38 @@ func ImportPod(claim *corev1.PersistentVolumeClaim, req annotations.ImportReques
 		target = BlockDevice
 	}
 	env := []corev1.EnvVar{
-		{Name: "DATAMOVER_SOURCE", Value: req.Endpoint},
-		{Name: "DATAMOVER_TARGET", Value: target},
-		{Name: "DATAMOVER_CONTENT_TYPE", Value: contentType(req)},
+		{Name: EnvSource, Value: req.Endpoint},
+		{Name: EnvTarget, Value: target},
+		{Name: EnvContentType, Value: contentType(req)},
 	}
 	if hasSize {
-		env = append(env, corev1.EnvVar{Name: "DATAMOVER_SIZE", Value: strconv.FormatInt(size.Value(), 10)})
+		env = append(env, corev1.EnvVar{Name: EnvSize, Value: strconv.FormatInt(size.Value(), 10)})
 	}
 	if req.Checksum != "" {
-		env = append(env, corev1.EnvVar{Name: "DATAMOVER_CHECKSUM", Value: req.Checksum})
+		env = append(env, corev1.EnvVar{Name: EnvChecksum, Value: req.Checksum})
 	}
 	if s3 := s3Endpoint(req, cfg); s3 != "" {
-		env = append(env, corev1.EnvVar{Name: "DATAMOVER_S3_ENDPOINT", Value: s3})
+		env = append(env, corev1.EnvVar{Name: EnvS3Endpoint, Value: s3})
+	}
+	if cfg.EgressDeny != "" {
+		env = append(env, corev1.EnvVar{Name: EnvEgressDeny, Value: cfg.EgressDeny})
+	}
+	if cfg.EgressAllow != "" {
+		env = append(env, corev1.EnvVar{Name: EnvEgressAllow, Value: cfg.EgressAllow})
 	}
 	if cfg.Sink != "" {
-		env = append(env, corev1.EnvVar{Name: "DATAMOVER_SINK", Value: cfg.Sink})
+		env = append(env,
+			corev1.EnvVar{Name: EnvSink, Value: cfg.Sink},
+			corev1.EnvVar{Name: EnvTokenFile, Value: auth.TokenFile})
 	}
 	env = append(env,
-		corev1.EnvVar{Name: "DATAMOVER_CLAIM_NAMESPACE", Value: claim.Namespace},
-		corev1.EnvVar{Name: "DATAMOVER_CLAIM_NAME", Value: claim.Name},
-		corev1.EnvVar{Name: "DATAMOVER_CLAIM_UID", Value: string(claim.UID)},
-		fieldEnv("DATAMOVER_POD_NAME", "metadata.name"),
-		fieldEnv("DATAMOVER_POD_UID", "metadata.uid"),
-		corev1.EnvVar{Name: "DATAMOVER_TERMINATION_LOG", Value: TerminationLog},
-		corev1.EnvVar{Name: "DATAMOVER_SCRATCH", Value: ScratchDir},
+		corev1.EnvVar{Name: EnvClaimNamespace, Value: claim.Namespace},
+		corev1.EnvVar{Name: EnvClaimName, Value: claim.Name},
+		corev1.EnvVar{Name: EnvClaimUID, Value: string(claim.UID)},
+		fieldEnv(EnvPodName, "metadata.name"),
+		fieldEnv(EnvPodUID, "metadata.uid"),
+		corev1.EnvVar{Name: EnvTerminationLog, Value: TerminationLog},
+		corev1.EnvVar{Name: EnvScratch, Value: ScratchDir},
 	)
 
 	scratch := &corev1.EmptyDirVolumeSource{}
@@ -121,14 +144,14 @@ func ImportPod(claim *corev1.PersistentVolumeClaim, req annotations.ImportReques
 		mounts = append([]corev1.VolumeMount{{Name: volumeData, MountPath: DataDir}}, mounts...)
 	}
 	if req.SecretName != "" {
-		env = append(env, corev1.EnvVar{Name: "DATAMOVER_SECRET_DIR", Value: SecretDir})
+		env = append(env, corev1.EnvVar{Name: EnvSecretDir, Value: SecretDir})
 		volumes = append(volumes, corev1.Volume{Name: volumeSecret, VolumeSource: corev1.VolumeSource{
 			Secret: &corev1.SecretVolumeSource{SecretName: req.SecretName},
 		}})
 		mounts = append(mounts, corev1.VolumeMount{Name: volumeSecret, MountPath: SecretDir, ReadOnly: true})
 	}
 	if req.CertConfigMap != "" {
-		env = append(env, corev1.EnvVar{Name: "DATAMOVER_CERT_DIR", Value: CertDir})
+		env = append(env, corev1.EnvVar{Name: EnvCertDir, Value: CertDir})
 		volumes = append(volumes, corev1.Volume{Name: volumeCerts, VolumeSource: corev1.VolumeSource{
 			ConfigMap: &corev1.ConfigMapVolumeSource{
 				LocalObjectReference: corev1.LocalObjectReference{Name: req.CertConfigMap},
@@ -136,7 +159,12 @@ func ImportPod(claim *corev1.PersistentVolumeClaim, req annotations.ImportReques
 		}})
 		mounts = append(mounts, corev1.VolumeMount{Name: volumeCerts, MountPath: CertDir, ReadOnly: true})
 	}
+	if cfg.Sink != "" {
+		volumes = append(volumes, tokenVolume())
+		mounts = append(mounts, corev1.VolumeMount{Name: volumeToken, MountPath: path.Dir(auth.TokenFile), ReadOnly: true})
+	}
 
+	podSecurity, containerSecurity := securityContexts(cfg.Privileged)
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      ImportPodName(claim.Name),
@@ -150,9 +178,11 @@ func ImportPod(claim *corev1.PersistentVolumeClaim, req annotations.ImportReques
 			OwnerReferences: []metav1.OwnerReference{ClaimOwnerReference(claim)},
 		},
 		Spec: corev1.PodSpec{
-			RestartPolicy:                corev1.RestartPolicyOnFailure,
-			AutomountServiceAccountToken: ptr.To(false),
-			EnableServiceLinks:           ptr.To(false),
+			RestartPolicy:                 corev1.RestartPolicyOnFailure,
+			TerminationGracePeriodSeconds: ptr.To(TerminationGracePeriod),
+			AutomountServiceAccountToken:  ptr.To(false),
+			EnableServiceLinks:            ptr.To(false),
+			SecurityContext:               podSecurity,
 			Containers: []corev1.Container{{
 				Name:                     ImportContainer,
 				Image:                    cfg.Image,
@@ -164,15 +194,51 @@ func ImportPod(claim *corev1.PersistentVolumeClaim, req annotations.ImportReques
 				VolumeDevices:            devices,
 				TerminationMessagePath:   TerminationLog,
 				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-				SecurityContext: &corev1.SecurityContext{
-					Privileged: ptr.To(true),
-					RunAsUser:  ptr.To[int64](0),
-					RunAsGroup: ptr.To[int64](0),
-				},
+				SecurityContext:          containerSecurity,
 			}},
 			Volumes: volumes,
 		},
 	}
+}
+
+// securityContexts are the pod's and the container's security contexts:
+// the restricted Pod Security level as uid/gid QemuID, or privileged root.
+func securityContexts(privileged bool) (*corev1.PodSecurityContext, *corev1.SecurityContext) {
+	if privileged {
+		return nil, &corev1.SecurityContext{
+			Privileged: ptr.To(true),
+			RunAsUser:  ptr.To[int64](0),
+			RunAsGroup: ptr.To[int64](0),
+		}
+	}
+	return &corev1.PodSecurityContext{
+			RunAsNonRoot:        ptr.To(true),
+			RunAsUser:           ptr.To(QemuID),
+			RunAsGroup:          ptr.To(QemuID),
+			FSGroup:             ptr.To(QemuID),
+			FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
+			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		}, &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			RunAsNonRoot:             ptr.To(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		}
+}
+
+// tokenVolume projects a ServiceAccount token for auth.Audience, bound to
+// the pod (the kubelet renews it), readable only by the pod's user.
+func tokenVolume() corev1.Volume {
+	return corev1.Volume{Name: volumeToken, VolumeSource: corev1.VolumeSource{
+		Projected: &corev1.ProjectedVolumeSource{
+			DefaultMode: ptr.To[int32](0o400),
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+				Audience:          auth.Audience,
+				ExpirationSeconds: ptr.To[int64](auth.TokenExpirationSeconds),
+				Path:              path.Base(auth.TokenFile),
+			}}},
+		},
+	}}
 }
 
 // ClaimOwnerReference is the controller owner reference of a data pod to

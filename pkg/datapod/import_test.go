@@ -13,6 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 )
 
@@ -152,7 +155,16 @@ func TestImportPodGolden(t *testing.T) {
 	assert.Empty(t, ctr.Command, "the image's entrypoint is the data mover")
 	assert.Equal(t, corev1.TerminationMessageFallbackToLogsOnError, ctr.TerminationMessagePolicy)
 	assert.Equal(t, "/dev/termination-log", ctr.TerminationMessagePath)
-	assert.Equal(t, &corev1.SecurityContext{Privileged: ptr.To(true), RunAsUser: ptr.To[int64](0), RunAsGroup: ptr.To[int64](0)}, ctr.SecurityContext)
+	assert.Equal(t, ptr.To[int64](10), p.Spec.TerminationGracePeriodSeconds, "a deleted claim's pod stops quickly")
+	assert.Equal(t, &corev1.PodSecurityContext{
+		RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](107), RunAsGroup: ptr.To[int64](107), FSGroup: ptr.To[int64](107),
+		FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
+		SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}, p.Spec.SecurityContext, "KubeVirt's qemu owns the output")
+	assert.Equal(t, &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true), RunAsNonRoot: ptr.To(true),
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}, ctr.SecurityContext)
 	assert.Equal(t, DefaultResources(), ctr.Resources)
 	assert.Equal(t, "100m", ptr.To(ctr.Resources.Requests[corev1.ResourceCPU]).String())
 	assert.Equal(t, "128Mi", ptr.To(ctr.Resources.Requests[corev1.ResourceMemory]).String())
@@ -165,7 +177,7 @@ func TestImportPodGolden(t *testing.T) {
 	}
 	assert.Equal(t, []string{
 		"DATAMOVER_SOURCE", "DATAMOVER_TARGET", "DATAMOVER_CONTENT_TYPE", "DATAMOVER_SIZE", "DATAMOVER_SINK",
-		"DATAMOVER_CLAIM_NAMESPACE", "DATAMOVER_CLAIM_NAME", "DATAMOVER_CLAIM_UID",
+		"DATAMOVER_TOKEN_FILE", "DATAMOVER_CLAIM_NAMESPACE", "DATAMOVER_CLAIM_NAME", "DATAMOVER_CLAIM_UID",
 		"DATAMOVER_POD_NAME", "DATAMOVER_POD_UID", "DATAMOVER_TERMINATION_LOG", "DATAMOVER_SCRATCH",
 	}, names)
 	assert.Equal(t, map[string]string{
@@ -174,6 +186,7 @@ func TestImportPodGolden(t *testing.T) {
 		"DATAMOVER_CONTENT_TYPE":    "kubevirt",
 		"DATAMOVER_SIZE":            "10737418240",
 		"DATAMOVER_SINK":            "http://cdi-updater.cdi.svc.cluster.local",
+		"DATAMOVER_TOKEN_FILE":      "/var/run/secrets/cdi-functions/token",
 		"DATAMOVER_CLAIM_NAMESPACE": "default",
 		"DATAMOVER_CLAIM_NAME":      "golden-pvc",
 		"DATAMOVER_CLAIM_UID":       "uid-golden-pvc",
@@ -186,12 +199,58 @@ func TestImportPodGolden(t *testing.T) {
 	assert.Equal(t, []corev1.VolumeMount{
 		{Name: "data", MountPath: "/data"},
 		{Name: "scratch", MountPath: "/scratch"},
+		{Name: "cdi-token", MountPath: "/var/run/secrets/cdi-functions", ReadOnly: true},
 	}, ctr.VolumeMounts)
 	assert.Empty(t, ctr.VolumeDevices)
 	assert.Equal(t, []corev1.Volume{
 		{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "golden-pvc"}}},
 		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("10Gi"))}}},
-	}, p.Spec.Volumes)
+		{Name: "cdi-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			DefaultMode: ptr.To[int32](0o400),
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+				Audience: "cdi-functions", ExpirationSeconds: ptr.To[int64](600), Path: "token",
+			}}},
+		}}},
+	}, p.Spec.Volumes, "the token for the updater is the system's own audience, bound to the pod")
+}
+
+// TestImportPodSecurityLevels evaluates the pods with the Pod Security
+// admission library itself: restricted by default (Block claims too),
+// privileged only when configured.
+func TestImportPodSecurityLevels(t *testing.T) {
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	require.NoError(t, err)
+	allowed := func(p *corev1.Pod, level psapi.Level) []string {
+		var why []string
+		for _, r := range evaluator.EvaluatePod(psapi.LevelVersion{Level: level, Version: psapi.LatestVersion()}, &p.ObjectMeta, &p.Spec) {
+			if !r.Allowed {
+				why = append(why, r.ForbiddenReason+": "+r.ForbiddenDetail)
+			}
+		}
+		return why
+	}
+	for _, c := range []*corev1.PersistentVolumeClaim{claim("fs"), claim("blk", withVolumeMode(corev1.PersistentVolumeBlock))} {
+		p := ImportPod(c, request(withSecret("s"), withCerts("ca")), testConfig)
+		assert.Empty(t, allowed(p, psapi.LevelRestricted), "%s: the default data pod is restricted", c.Name)
+	}
+	priv := testConfig
+	priv.Privileged = true
+	p := ImportPod(claim("c"), request(), priv)
+	assert.NotEmpty(t, allowed(p, psapi.LevelBaseline), "the privileged setting is privileged")
+	assert.Empty(t, allowed(p, psapi.LevelPrivileged))
+	assert.Equal(t, &corev1.SecurityContext{Privileged: ptr.To(true), RunAsUser: ptr.To[int64](0), RunAsGroup: ptr.To[int64](0)},
+		container(t, p).SecurityContext, "as in 2018: privileged root")
+	assert.Nil(t, p.Spec.SecurityContext)
+}
+
+func TestImportPodEgressSettings(t *testing.T) {
+	cfg := testConfig
+	cfg.EgressDeny, cfg.EgressAllow = "10.96.0.0/12,10.244.0.0/16", "10.96.0.50/32"
+	e := env(t, ImportPod(claim("c"), request(), cfg))
+	assert.Equal(t, "10.96.0.0/12,10.244.0.0/16", e["DATAMOVER_EGRESS_DENY"])
+	assert.Equal(t, "10.96.0.50/32", e["DATAMOVER_EGRESS_ALLOW"])
+	e = env(t, ImportPod(claim("c"), request(), testConfig))
+	assert.NotContains(t, e, "DATAMOVER_EGRESS_DENY", "the data mover's defaults")
 }
 
 func TestImportPodVolumeMode(t *testing.T) {
@@ -296,8 +355,8 @@ func TestImportPodRequestFields(t *testing.T) {
 			nil, []string{"DATAMOVER_S3_ENDPOINT"}},
 		{"no S3 endpoint for http", request(), Config{Image: "i", S3Endpoint: "http://default:9000"},
 			nil, []string{"DATAMOVER_S3_ENDPOINT"}},
-		{"no sink", request(), Config{Image: "i"},
-			nil, []string{"DATAMOVER_SINK"}},
+		{"no sink, no token", request(), Config{Image: "i"},
+			nil, []string{"DATAMOVER_SINK", "DATAMOVER_TOKEN_FILE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
