@@ -1,8 +1,10 @@
 package function
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/metric"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
 )
 
 // Env is what Main gives a function when it builds its Handler.
@@ -15,7 +17,16 @@ type Env struct {
 	Namespace string
 	// Getenv reads the environment.
 	Getenv func(string) string
-	// Metrics is the function's Prometheus registry: register the
-	// function's own metrics here; /metrics serves it.
-	Metrics *prometheus.Registry
+	// Meter is the function's meter: its own metrics are exported with
+	// the runtime's (Prometheus on :9090, as every component).
+	Meter metric.Meter
+	// Token is the function's own credentials for the events it sends
+	// (auth.FileToken.Token).
+	Token func() (string, error)
+}
+
+// ComponentUser is the user name of one of cdi-functions' components
+// (auth.EventSourceAccount, …): its ServiceAccount in the system namespace.
+func (e Env) ComponentUser(account string) string {
+	return auth.ServiceAccountUser(e.Namespace, account)
 }

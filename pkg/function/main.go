@@ -4,23 +4,39 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/runtime"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"knative.dev/pkg/logging"
+	"knative.dev/pkg/observability/metrics"
+	"knative.dev/pkg/observability/resource"
 	"knative.dev/pkg/signals"
+
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
+)
+
+// Environment variables Main reads.
+const (
+	// EnvPort is the port of the receiver and probes (default 8080).
+	EnvPort = "PORT"
+	// EnvTokenFile is the function's own projected token for the events
+	// it sends (default auth.TokenFile).
+	EnvTokenFile = "TOKEN_FILE"
 )
 
 // Main runs the function name: it parses flags, builds the logger, the
-// Kubernetes client and the Handler (newHandler), and serves until SIGTERM.
-// It exits the process on error.
+// Kubernetes client, the metrics (Prometheus on :9090 through
+// knative.dev/pkg's observability, as the event source) and the Handler
+// (newHandler), and serves until SIGTERM. It exits the process on error.
 func Main(name string, newHandler func(ctx context.Context, env Env) (Handler, error)) {
 	if err := run(name, newHandler); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
@@ -51,18 +67,45 @@ func run(name string, newHandler func(ctx context.Context, env Env) (Handler, er
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
-	env := Env{Name: name, Kube: kube, Namespace: os.Getenv("SYSTEM_NAMESPACE"), Getenv: os.Getenv, Metrics: prometheus.NewRegistry()}
+	mp, err := metrics.NewMeterProvider(ctx, metrics.Config{Protocol: metrics.ProtocolPrometheus},
+		sdkmetric.WithResource(resource.Default("cdi-"+name)))
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	defer mp.Shutdown(context.WithoutCancel(ctx))
+	if err := runtime.Start(runtime.WithMeterProvider(mp)); err != nil {
+		return fmt.Errorf("runtime metrics: %w", err)
+	}
+	tokenFile := os.Getenv(EnvTokenFile)
+	if tokenFile == "" {
+		tokenFile = auth.TokenFile
+	}
+	env := Env{
+		Name: name, Kube: kube, Namespace: os.Getenv("SYSTEM_NAMESPACE"), Getenv: os.Getenv,
+		Meter: mp.Meter("github.com/cdi-functions/cdi-functions/functions/" + name),
+		Token: auth.NewFileToken(tokenFile).Token,
+	}
+	if env.Namespace == "" {
+		return fmt.Errorf("SYSTEM_NAMESPACE is not set: the namespace of cdi-functions' components")
+	}
 	h, err := newHandler(ctx, env)
 	if err != nil {
 		return fmt.Errorf("set up: %w", err)
 	}
-	port := os.Getenv("PORT")
+	port := os.Getenv(EnvPort)
 	if port == "" {
 		port = "8080"
 	}
-	srv := NewServer(name, h, env.Metrics, logger)
+	srv, err := NewServer(name, h, auth.NewReviewer(kube, auth.ReviewerOptions{}), env.Meter, logger)
+	if err != nil {
+		return err
+	}
 	srv.Drain = drainDelay
-	return srv.Serve(ctx, ":"+port)
+	ln, err := net.Listen("tcp", ":"+port)
+	if err != nil {
+		return fmt.Errorf("listen :%s: %w", port, err)
+	}
+	return srv.Serve(ctx, ln)
 }
 
 // drainDelay is how long a function keeps serving after SIGTERM while its

@@ -8,10 +8,14 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/protocol"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
 )
 
 // Handler handles one event. It must be idempotent: events arrive at least
-// once and maybe out of order.
+// once and maybe out of order. The sender's identity is in ctx
+// (auth.FromContext): Main authenticated it; the handler decides what it
+// may ask for and returns auth.Forbidden when it may not.
 type Handler func(ctx context.Context, e cloudevents.Event) error
 
 // permanentError marks an event that handling again cannot fix.
@@ -40,6 +44,10 @@ func statusOf(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusAccepted
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden
 	case IsPermanent(err):
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -57,3 +65,13 @@ func resultOf(err error) protocol.Result {
 	}
 	return cehttp.NewResult(code, "%s", err.Error())
 }
+
+// typeLabel bounds the event type used as a metric label: an anonymous
+// caller can send any type, so only the catalogue's reach the metrics.
+func typeLabel(typ string, known func(string) bool) string {
+	if known(typ) {
+		return typ
+	}
+	return "unknown"
+}
+

@@ -11,61 +11,74 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/protocol"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	"knative.dev/pkg/logging"
+
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
+	"github.com/cdi-functions/cdi-functions/pkg/events"
 )
 
-// Server serves one Handler over HTTP.
-type Server struct {
-	name     string
-	handler  Handler
-	registry *prometheus.Registry
-	events   *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	logger   *zap.SugaredLogger
+// Authenticator establishes who sent a request from its bearer token
+// (auth.Reviewer in production).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (auth.Identity, error)
+}
 
+// DefaultMaxBody bounds the body of one event: the catalogue's payloads
+// are a few hundred bytes; an anonymous caller cannot make a function read
+// more.
+const DefaultMaxBody = 64 << 10
+
+// Server serves one Handler over HTTP: every request's sender is
+// authenticated before the event is even read (401 otherwise), its body
+// is bounded, and the handler gets the sender's identity in its context.
+type Server struct {
+	name    string
+	handler Handler
+	auth    Authenticator
+	metrics *serverMetrics
+	logger  *zap.SugaredLogger
+
+	// MaxBody bounds a request's body (default DefaultMaxBody); larger
+	// requests are answered 413 unread.
+	MaxBody int64
 	// Drain is how long Serve keeps answering after ctx is done, with
 	// /readyz failing, so that the Service stops routing to this replica
 	// before it stops listening (a rolling update then loses no event).
 	Drain    time.Duration
 	draining atomic.Bool
+	// drainWait waits out the drain (tests replace it).
+	drainWait func(time.Duration)
 }
 
-// NewServer wraps h with the receiver, probes and metrics. registry may
-// already hold the function's own metrics.
-func NewServer(name string, h Handler, registry *prometheus.Registry, logger *zap.SugaredLogger) *Server {
-	s := &Server{
-		name: name, handler: h, registry: registry, logger: logger,
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cdi_function_events_total",
-			Help: "Events handled, by type and HTTP status of the answer.",
-		}, []string{"function", "type", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "cdi_function_event_duration_seconds",
-			Help:    "Time to handle an event, by type.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
-		}, []string{"function", "type"}),
+// NewServer wraps h with authentication by a, the receiver, probes and
+// metrics on meter.
+func NewServer(name string, h Handler, a Authenticator, meter metric.Meter, logger *zap.SugaredLogger) (*Server, error) {
+	m, err := newServerMetrics(name, meter)
+	if err != nil {
+		return nil, err
 	}
-	registry.MustRegister(s.events, s.duration, collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return s
+	return &Server{name: name, handler: h, auth: a, metrics: m, logger: logger, MaxBody: DefaultMaxBody, drainWait: time.Sleep}, nil
 }
 
 // receive is the CloudEvents callback: it runs the handler with a logger
-// naming the event, records metrics and maps the error to the answer.
+// naming the event and its sender, records metrics and maps the error to
+// the answer.
 func (s *Server) receive(ctx context.Context, e cloudevents.Event) protocol.Result {
 	start := time.Now()
-	log := s.logger.With(zap.String("type", e.Type()), zap.String("id", e.ID()), zap.String("subject", e.Subject()))
+	id, _ := auth.FromContext(ctx)
+	log := s.logger.With(zap.String("type", e.Type()), zap.String("id", e.ID()), zap.String("subject", e.Subject()),
+		zap.Stringer("sender", id))
 	err := s.handler(logging.WithLogger(ctx, log), e)
 	code := statusOf(err)
-	s.events.WithLabelValues(s.name, e.Type(), fmt.Sprint(code)).Inc()
-	s.duration.WithLabelValues(s.name, e.Type()).Observe(time.Since(start).Seconds())
+	s.metrics.handled(ctx, typeLabel(e.Type(), events.Known), code, time.Since(start))
 	switch {
 	case err == nil:
 		log.Debug("handled")
+	case errors.Is(err, auth.ErrForbidden):
+		s.metrics.authOutcome(ctx, authForbidden)
+		log.Warnw("refused: the sender may not ask for this", zap.Error(err))
 	case IsPermanent(err):
 		log.Warnw("rejected", zap.Error(err))
 	default:
@@ -74,7 +87,44 @@ func (s *Server) receive(ctx context.Context, e cloudevents.Event) protocol.Resu
 	return resultOf(err)
 }
 
-// Handler returns the HTTP handler: the receiver at "/", probes, metrics.
+// authenticate establishes the sender of every request before next reads
+// it: 413 for a body over MaxBody, 401 without a valid token, 503 when the
+// API server cannot say.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		typ := typeLabel(r.Header.Get("Ce-Type"), events.Known)
+		refuse := func(code int, outcome, msg string) {
+			s.metrics.authOutcome(ctx, outcome)
+			s.metrics.handled(ctx, typ, code, 0)
+			http.Error(w, msg, code)
+		}
+		if r.ContentLength > s.MaxBody {
+			refuse(http.StatusRequestEntityTooLarge, authTooLarge, fmt.Sprintf("request body larger than %d bytes", s.MaxBody))
+			return
+		}
+		id, err := s.auth.Authenticate(ctx, auth.BearerToken(r.Header))
+		switch {
+		case errors.Is(err, auth.ErrUnauthenticated):
+			// The reason, never the token.
+			s.logger.Warnw("refused an unauthenticated request", zap.String("type", typ), zap.String("remote", r.RemoteAddr), zap.Error(err))
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+auth.Audience+`"`)
+			refuse(http.StatusUnauthorized, authUnauthenticated, err.Error())
+			return
+		case err != nil:
+			s.logger.Errorw("could not authenticate a request", zap.String("type", typ), zap.Error(err))
+			w.Header().Set("Retry-After", "1")
+			refuse(http.StatusServiceUnavailable, authReviewFailed, "cannot authenticate the sender now, try again")
+			return
+		}
+		s.metrics.authOutcome(ctx, authAuthenticated)
+		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBody)
+		next.ServeHTTP(w, r.WithContext(auth.WithIdentity(ctx, id)))
+	})
+}
+
+// Handler returns the HTTP handler: the authenticated receiver at "/",
+// probes at /healthz and /readyz.
 func (s *Server) Handler(ctx context.Context) (http.Handler, error) {
 	p, err := cloudevents.NewHTTP()
 	if err != nil {
@@ -94,33 +144,39 @@ func (s *Server) Handler(ctx context.Context) (http.Handler, error) {
 		}
 		ok(w, r)
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	mux.Handle("/", ce)
+	mux.Handle("/", s.authenticate(ce))
 	return mux, nil
 }
 
-// Serve listens on addr until ctx is done, then drains in-flight requests.
-func (s *Server) Serve(ctx context.Context, addr string) error {
+// Serve answers on ln until ctx is done, then drains: /readyz fails for
+// Drain while requests are still answered, then in-flight requests finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	h, err := s.Handler(ctx)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		s.draining.Store(true)
-		time.Sleep(s.Drain)
+		s.drainWait(s.Drain) // keep answering while endpoints propagate
 		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
 	s.logger.Infow("serving", zap.String("addr", ln.Addr().String()))
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = srv.Serve(ln)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	<-stopped
 	return nil
 }

@@ -1,4 +1,4 @@
-package function
+package function_test
 
 import (
 	"context"
@@ -6,124 +6,171 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
-	"k8s.io/client-go/rest"
 	"knative.dev/pkg/logging"
+
+	"github.com/cdi-functions/cdi-functions/internal/functest"
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
+	"github.com/cdi-functions/cdi-functions/pkg/events"
+	"github.com/cdi-functions/cdi-functions/pkg/function"
 )
+
+var sender = auth.Identity{Username: "system:serviceaccount:cdi:cdi-eventsource"}
+
+var tokens = functest.Tokens{"good": sender}
+
+func event(typ string) cloudevents.Event {
+	e := cloudevents.NewEvent()
+	e.SetID("1")
+	e.SetType(typ)
+	e.SetSource("/test")
+	return e
+}
 
 func TestServerAnswers(t *testing.T) {
 	tests := []struct {
 		name     string
+		token    string
+		typ      string
 		err      error
 		wantCode int
+		wantCall bool
+		wantAuth string // outcome counted
+		wantType string // type label counted
 	}{
-		{"handled", nil, http.StatusAccepted},
-		{"permanent", Permanent(errors.New("bad request")), http.StatusBadRequest},
-		{"transient", errors.New("conflict, try again"), http.StatusInternalServerError},
-		{"cancelled", context.Canceled, http.StatusServiceUnavailable},
+		{"handled", "good", events.DataPodPhase, nil, http.StatusAccepted, true, "authenticated", events.DataPodPhase},
+		{"permanent", "good", events.DataPodPhase, function.Permanent(errors.New("bad request")), http.StatusBadRequest, true, "authenticated", events.DataPodPhase},
+		{"transient", "good", events.DataPodPhase, errors.New("conflict, try again"), http.StatusInternalServerError, true, "authenticated", events.DataPodPhase},
+		{"cancelled", "good", events.DataPodPhase, context.Canceled, http.StatusServiceUnavailable, true, "authenticated", events.DataPodPhase},
+		{"forbidden", "good", events.DataPodPhase, auth.Forbidden("not your claim"), http.StatusForbidden, true, "forbidden", events.DataPodPhase},
+		{"no token", "", events.DataPodPhase, nil, http.StatusUnauthorized, false, "unauthenticated", events.DataPodPhase},
+		{"unknown token", "forged", events.DataPodPhase, nil, http.StatusUnauthorized, false, "unauthenticated", events.DataPodPhase},
+		{"a type outside the catalogue is not a metric label", "good", "com.evil.x" + strings.Repeat("y", 100), nil, http.StatusAccepted, true, "authenticated", "unknown"},
+		{"nor for anonymous callers", "", "com.evil.x", nil, http.StatusUnauthorized, false, "unauthenticated", "unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var gotLogger bool
+			var called bool
+			var got auth.Identity
 			h := func(ctx context.Context, e cloudevents.Event) error {
-				gotLogger = logging.FromContext(ctx) != nil
+				called = true
+				got, _ = auth.FromContext(ctx)
+				assert.NotNil(t, logging.FromContext(ctx), "the handler gets a logger in its context")
 				return tt.err
 			}
-			s := NewServer("test", h, prometheus.NewRegistry(), zap.NewNop().Sugar())
-			mux, err := s.Handler(context.Background())
-			require.NoError(t, err)
-			srv := httptest.NewServer(mux)
-			defer srv.Close()
-
-			e := cloudevents.NewEvent()
-			e.SetID("1")
-			e.SetType("com.example.test")
-			e.SetSource("/test")
-			c, err := cloudevents.NewClientHTTP()
-			require.NoError(t, err)
-			res := c.Send(cloudevents.ContextWithTarget(context.Background(), srv.URL), e)
-			var httpRes *cehttp.Result
-			require.True(t, cloudevents.ResultAs(res, &httpRes), "%v", res)
-			assert.Equal(t, tt.wantCode, httpRes.StatusCode)
-			if tt.err != nil {
-				assert.Contains(t, res.Error(), tt.err.Error(), "the answer carries the error")
+			srv := functest.Serve(t, "test", h, tokens, nil)
+			code, msg := srv.Send(t, tt.token, event(tt.typ))
+			assert.Equal(t, tt.wantCode, code, msg)
+			assert.Equal(t, tt.wantCall, called, "the handler runs only for an authenticated sender")
+			if tt.wantCall {
+				assert.Equal(t, sender, got, "the handler knows the sender")
 			}
-			assert.True(t, gotLogger, "the handler gets a logger in its context")
-
-			body := get(t, srv.URL+"/metrics")
-			assert.Contains(t, body, `cdi_function_events_total{code="`+strconv.Itoa(tt.wantCode)+`",function="test",type="com.example.test"} 1`)
-			assert.Equal(t, "ok\n", get(t, srv.URL+"/healthz"))
+			if tt.err != nil {
+				assert.Contains(t, msg, tt.err.Error(), "the answer carries the error")
+			}
+			assert.Equal(t, int64(1), srv.Meter.Count(t, "cdi.function.auth", attribute.String("outcome", tt.wantAuth)))
+			assert.Equal(t, int64(1), srv.Meter.Count(t, "cdi.function.events",
+				attribute.String("type", tt.wantType), attribute.Int("code", tt.wantCode)))
 		})
 	}
 }
 
-func TestServeStopsOnCancel(t *testing.T) {
-	s := NewServer("test", func(context.Context, cloudevents.Event) error { return nil }, prometheus.NewRegistry(), zap.NewNop().Sugar())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- s.Serve(ctx, "127.0.0.1:0") }()
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not return after cancel")
-	}
+// reviewFailing is an Authenticator whose API server is down.
+type reviewFailing struct{}
+
+func (reviewFailing) Authenticate(context.Context, string) (auth.Identity, error) {
+	return auth.Identity{}, errors.New("token review: connection refused")
 }
 
-func get(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
+func TestServerReviewFailureIsRetryable(t *testing.T) {
+	s, err := function.NewServer("test", func(context.Context, cloudevents.Event) error {
+		t.Error("the handler must not run")
+		return nil
+	}, reviewFailing{}, functest.NewMeter(), zap.NewNop().Sugar())
 	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	mux, err := s.Handler(context.Background())
 	require.NoError(t, err)
-	return string(b)
+	req, err := http.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer good")
+	rec := &recorder{header: http.Header{}}
+	mux.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusServiceUnavailable, rec.code, "the sender retries")
+	assert.Equal(t, "1", rec.header.Get("Retry-After"))
 }
 
-func TestSetRateLimits(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	cfg := &rest.Config{}
-	require.NoError(t, setRateLimits(cfg, env(nil)))
-	assert.Equal(t, float32(defaultQPS), cfg.QPS)
-	assert.Equal(t, defaultBurst, cfg.Burst)
-	require.NoError(t, setRateLimits(cfg, env(map[string]string{"KUBE_API_QPS": "7.5", "KUBE_API_BURST": "9"})))
-	assert.Equal(t, float32(7.5), cfg.QPS)
-	assert.Equal(t, 9, cfg.Burst)
-	assert.ErrorContains(t, setRateLimits(cfg, env(map[string]string{"KUBE_API_QPS": "-1"})), "KUBE_API_QPS")
-	assert.ErrorContains(t, setRateLimits(cfg, env(map[string]string{"KUBE_API_BURST": "x"})), "KUBE_API_BURST")
+func TestServerBoundsBody(t *testing.T) {
+	var called bool
+	srv := functest.Serve(t, "test", func(context.Context, cloudevents.Event) error { called = true; return nil }, tokens, nil)
+	big := event(events.DataPodPhase)
+	require.NoError(t, big.SetData(cloudevents.ApplicationJSON, map[string]string{"x": strings.Repeat("a", function.DefaultMaxBody)}))
+	code, _ := srv.Send(t, "good", big)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
+	assert.False(t, called)
+
+	// Without a Content-Length the body is cut while read.
+	req, err := http.NewRequest(http.MethodPost, srv.URL, io.MultiReader(strings.NewReader(`{"x":"`), strings.NewReader(strings.Repeat("a", 2*function.DefaultMaxBody))))
+	require.NoError(t, err)
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer good")
+	req.Header.Set("Ce-Specversion", "1.0")
+	req.Header.Set("Ce-Id", "1")
+	req.Header.Set("Ce-Source", "/x")
+	req.Header.Set("Ce-Type", events.DataPodPhase)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.GreaterOrEqual(t, resp.StatusCode, 400)
+	assert.False(t, called, "a cut body is never handled")
 }
 
 func TestServeDrains(t *testing.T) {
-	s := NewServer("test", func(context.Context, cloudevents.Event) error { return nil }, prometheus.NewRegistry(), zap.NewNop().Sugar())
-	s.Drain = 300 * time.Millisecond
+	s, err := function.NewServer("test", func(context.Context, cloudevents.Event) error { return nil }, tokens, functest.NewMeter(), zap.NewNop().Sugar())
+	require.NoError(t, err)
+	draining, release := make(chan struct{}), make(chan struct{})
+	function.SetDrainWait(s, func(time.Duration) { close(draining); <-release })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
+	url := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- s.Serve(ctx, addr) }()
-	require.Eventually(t, func() bool { _, err := http.Get("http://" + addr + "/readyz"); return err == nil }, 5*time.Second, 20*time.Millisecond)
+	go func() { done <- s.Serve(ctx, ln) }()
+	assert.Equal(t, http.StatusOK, status(t, url+"/readyz"), "ready while serving")
 
 	cancel()
-	time.Sleep(50 * time.Millisecond)
-	resp, err := http.Get("http://" + addr + "/readyz")
-	require.NoError(t, err, "still serving while draining")
-	resp.Body.Close()
-	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "not ready while draining")
+	<-draining
+	assert.Equal(t, http.StatusServiceUnavailable, status(t, url+"/readyz"), "not ready while draining, but still answering")
+	assert.Equal(t, http.StatusOK, status(t, url+"/healthz"))
+	close(release)
 	require.NoError(t, <-done)
-	_, err = http.Get("http://" + addr + "/readyz")
+	_, err = http.Get(url + "/readyz")
 	assert.Error(t, err, "stopped after the drain")
 }
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+type recorder struct {
+	header http.Header
+	code   int
+	body   strings.Builder
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(code int)        { r.code = code }
+
