@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -18,16 +20,25 @@ import (
 	"knative.dev/pkg/reconciler"
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 )
 
 // Timing of the source.
 const (
-	// resendInterval: how often an import is requested again while its
-	// claim still has no data pod, and how soon a claim whose event was
-	// dropped is derived again.
-	resendInterval = 30 * time.Second
+	// resendFirst and resendMax: an import is requested again while its
+	// claim still has no data pod (a missing Secret, a full quota), first
+	// after resendFirst, then backing off to every resendMax; so an import
+	// starts at most resendMax after what it waited for appears.
+	resendFirst = 5 * time.Second
+	resendMax   = 20 * time.Second
+	// retryDropped: how soon a claim whose event was dropped is derived
+	// again.
+	retryDropped = 30 * time.Second
+	// defaultMaxRestarts: restarts of a data pod that end its work Failed
+	// (the kubelet's backoff makes ten about half an hour).
+	defaultMaxRestarts = 10
 	// podGoneDelay: how long after a data pod disappears its claim is
 	// looked at again. The updater marks a claim finished before it deletes
 	// its data pod, but the two watches are not ordered; the delay lets the
@@ -54,7 +65,11 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 		routes.watch(cmw, logger)
 	}
 	logger.Infow("Sending events", "routes", routes.Routes().String())
-	sender, err := events.NewSender(routes.Routes, events.SenderOptions{})
+	tokenFile := os.Getenv(envTokenFile)
+	if tokenFile == "" {
+		tokenFile = auth.TokenFile
+	}
+	sender, err := events.NewSender(routes.Routes, events.SenderOptions{Token: auth.NewFileToken(tokenFile).Token})
 	if err != nil {
 		logger.Fatalw("Creating the event sender", "error", err)
 	}
@@ -63,10 +78,14 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 		logger.Fatalw("Creating metrics", "error", err)
 	}
 
+	maxRestarts, err := maxRestartsFromEnv(os.Getenv)
+	if err != nil {
+		logger.Fatalw("Reading the configuration", "error", err)
+	}
 	r := &Reconciler{
 		Claims: claims.Lister(),
 		Pods:   pods.Lister(),
-		Resend: resendInterval,
+		Policy: Policy{Resend: Backoff{After: resendFirst, Max: resendMax}, MaxRestarts: maxRestarts},
 		Now:    time.Now,
 	}
 	impl := controller.NewContext(ctx, r, controller.ControllerOptions{WorkQueueName: component, Logger: logger})
@@ -86,7 +105,7 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 	ledger := newLedger(ledgerSize, staleInFlight)
 	r.Emitter = NewEmitter(EmitterOptions{
 		Send:     sender.Send,
-		Retry:    func(claim types.NamespacedName) { impl.EnqueueKeyAfter(claim, resendInterval) },
+		Retry:    func(claim types.NamespacedName) { impl.EnqueueKeyAfter(claim, retryDropped) },
 		IsLeader: r.IsLeaderFor,
 		Ledger:   ledger,
 		Metrics:  m,
@@ -119,9 +138,43 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 			ledger.forget(podSubject(string(pod.UID)))
 			ledger.forget(importSubject(pod.Labels[datapod.LabelClaimUID]))
 			enqueueClaimOf(func(k types.NamespacedName) { impl.EnqueueKeyAfter(k, podGoneDelay) }, pod)
+			// A pod that goes frees room (a pods quota): the namespace's
+			// waiting imports are asked again now rather than at their
+			// next resend.
+			waiting, err := claims.Lister().PersistentVolumeClaims(pod.Namespace).List(labels.Everything())
+			if err != nil {
+				return
+			}
+			for _, c := range waiting {
+				if wantsImport(c) && !finished(c) {
+					ledger.forget(importSubject(string(c.UID)))
+					impl.EnqueueKeyAfter(types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, podGoneDelay)
+				}
+			}
 		},
 	})
 	return impl
+}
+
+// envTokenFile names the event source's projected token for the events
+// it sends (default auth.TokenFile); envMaxRestarts the restarts of a data
+// pod that end its work (default defaultMaxRestarts; 0: no limit).
+const (
+	envTokenFile   = "TOKEN_FILE"
+	envMaxRestarts = "DATAPOD_MAX_RESTARTS"
+)
+
+// maxRestartsFromEnv reads envMaxRestarts.
+func maxRestartsFromEnv(getenv func(string) string) (int32, error) {
+	v := getenv(envMaxRestarts)
+	if v == "" {
+		return defaultMaxRestarts, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s %q: want a number of restarts, 0 for no limit", envMaxRestarts, v)
+	}
+	return int32(n), nil
 }
 
 // wantsImport filters claim events: only claims with an import request
@@ -147,24 +200,10 @@ func podOf(obj any) *corev1.Pod {
 	return pod
 }
 
-// claimOf names the claim a data pod fills: the claim-name annotation,
-// else the controller owner reference to a PersistentVolumeClaim.
-func claimOf(pod *corev1.Pod) (types.NamespacedName, bool) {
-	if name := pod.Annotations[datapod.AnnotationClaimName]; name != "" {
-		return types.NamespacedName{Namespace: pod.Namespace, Name: name}, true
-	}
-	for _, ref := range pod.OwnerReferences {
-		if ref.Kind == "PersistentVolumeClaim" && ref.Controller != nil && *ref.Controller {
-			return types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}, true
-		}
-	}
-	return types.NamespacedName{}, false
-}
-
 // enqueueClaimOf enqueues the claim of the data pod obj.
 func enqueueClaimOf(enqueue func(types.NamespacedName), obj any) {
 	if pod := podOf(obj); pod != nil {
-		if claim, ok := claimOf(pod); ok {
+		if claim, ok := datapod.ClaimOf(pod); ok {
 			enqueue(claim)
 		}
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -20,12 +22,14 @@ import (
 	"knative.dev/pkg/configmap"
 	rtesting "knative.dev/pkg/reconciler/testing"
 
+	"github.com/cdi-functions/cdi-functions/internal/gen"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 )
 
 // ceSink is an HTTP CloudEvents sink on loopback that records the type,
-// subject and id of what it receives (binary mode headers).
+// subject and id of what it receives (binary mode headers) from a sender
+// presenting the event source's token.
 type ceSink struct {
 	*httptest.Server
 	mu  sync.Mutex
@@ -35,6 +39,10 @@ type ceSink struct {
 func newCESink(t *testing.T) *ceSink {
 	s := &ceSink{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer event-source-token" {
+			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+			return
+		}
 		s.mu.Lock()
 		s.got = append(s.got, r.Header.Get("Ce-Type")+" "+r.Header.Get("Ce-Subject"))
 		s.mu.Unlock()
@@ -55,6 +63,9 @@ func (s *ceSink) received() []string {
 func TestController(t *testing.T) {
 	sink := newCESink(t)
 	t.Setenv(events.SinkEnv, sink.URL)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte("event-source-token\n"), 0o600))
+	t.Setenv(envTokenFile, tokenFile)
 
 	ctx, cancel, informers := rtesting.SetupFakeContextWithCancel(t, func(ctx context.Context) context.Context {
 		return filteredfactory.WithSelectors(ctx, datapod.Selector)
@@ -62,9 +73,9 @@ func TestController(t *testing.T) {
 	defer cancel()
 	kc := fakekubeclient.Get(ctx)
 	for _, c := range []*corev1.PersistentVolumeClaim{
-		claim("existing", withEndpoint(imageURL)),
-		claim("done", withEndpoint(imageURL), withPhase("Succeeded")),
-		claim("plain"),
+		gen.Claim("existing", gen.WithEndpoint(imageURL)),
+		gen.Claim("done", gen.WithEndpoint(imageURL), gen.WithPhase("Succeeded")),
+		gen.Claim("plain"),
 	} {
 		_, err := kc.CoreV1().PersistentVolumeClaims(c.Namespace).Create(ctx, c, metav1.CreateOptions{})
 		require.NoError(t, err)
@@ -78,30 +89,30 @@ func TestController(t *testing.T) {
 	go func() { done <- impl.RunContext(ctx, 2) }()
 	defer func() { cancel(); <-done }()
 
-	wantImport := events.ImportRequested + " " + testNamespace + "/existing"
+	wantImport := events.ImportRequested + " " + gen.Namespace + "/existing"
 	require.Eventually(t, func() bool { return len(sink.received()) == 1 }, 10*time.Second, 10*time.Millisecond,
 		"a claim that existed before the source started gets its import request")
 	assert.Equal(t, []string{wantImport}, sink.received())
 
 	// The importer creates the data pod: its phase is reported. A pod
 	// that is not a data pod is not even seen.
-	_, err = kc.CoreV1().Pods(testNamespace).Create(ctx, dataPod("existing"), metav1.CreateOptions{})
+	_, err = kc.CoreV1().Pods(gen.Namespace).Create(ctx, gen.DataPod(gen.Claim("existing")), metav1.CreateOptions{})
 	require.NoError(t, err)
-	other := dataPod("plain")
+	other := gen.DataPod(gen.Claim("plain"))
 	other.Name, other.Labels = "unrelated", map[string]string{"app": "web"}
-	_, err = kc.CoreV1().Pods(testNamespace).Create(ctx, other, metav1.CreateOptions{})
+	_, err = kc.CoreV1().Pods(gen.Namespace).Create(ctx, other, metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(sink.received()) == 2 }, 10*time.Second, 10*time.Millisecond)
-	assert.Equal(t, events.DataPodPhase+" "+testNamespace+"/existing", sink.received()[1])
+	assert.Equal(t, events.DataPodPhase+" "+gen.Namespace+"/existing", sink.received()[1])
 
 	// A new claim is requested at once; a status update of it is not a
 	// new request.
-	c := claim("new", withEndpoint(imageURL))
-	_, err = kc.CoreV1().PersistentVolumeClaims(testNamespace).Create(ctx, c, metav1.CreateOptions{})
+	c := gen.Claim("new", gen.WithEndpoint(imageURL))
+	_, err = kc.CoreV1().PersistentVolumeClaims(gen.Namespace).Create(ctx, c, metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(sink.received()) == 3 }, 10*time.Second, 10*time.Millisecond)
-	withPhase("Pending")(c)
-	_, err = kc.CoreV1().PersistentVolumeClaims(testNamespace).Update(ctx, c, metav1.UpdateOptions{})
+	gen.WithPhase("Pending")(c)
+	_, err = kc.CoreV1().PersistentVolumeClaims(gen.Namespace).Update(ctx, c, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	time.Sleep(200 * time.Millisecond)
 	assert.Len(t, sink.received(), 3)

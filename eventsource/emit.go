@@ -88,7 +88,7 @@ func NewEmitter(opts EmitterOptions) *Emitter {
 // It never blocks; it reports whether in was queued.
 func (e *Emitter) Emit(ctx context.Context, claim types.NamespacedName, in Intent) bool {
 	id := in.Event.ID()
-	if !e.opts.Ledger.reserve(in.Subject, id, e.opts.Now(), in.ResendAfter) {
+	if !e.opts.Ledger.reserve(in.Subject, id, e.opts.Now(), in.Resend) {
 		return false
 	}
 	select {
@@ -106,6 +106,12 @@ func (e *Emitter) Emit(ctx context.Context, claim types.NamespacedName, in Inten
 // once.
 func (e *Emitter) Forget(subject string) {
 	e.opts.Ledger.forget(subject)
+}
+
+// DueIn returns how long until the last event of subject is due again;
+// ok is false when none is known or it is never sent again.
+func (e *Emitter) DueIn(subject string) (time.Duration, bool) {
+	return e.opts.Ledger.dueIn(subject, e.opts.Now())
 }
 
 // Run sends queued events from Senders goroutines until ctx is done.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	logtesting "knative.dev/pkg/logging/testing"
 
+	"github.com/cdi-functions/cdi-functions/internal/gen"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 )
 
@@ -68,13 +69,13 @@ func (r *recorder) retried() int {
 
 func testIntent(t *testing.T, n int) Intent {
 	t.Helper()
-	c := events.Claim{Namespace: testNamespace, Name: fmt.Sprintf("c%d", n), UID: fmt.Sprintf("uid-%d", n)}
+	c := events.Claim{Namespace: gen.Namespace, Name: fmt.Sprintf("c%d", n), UID: fmt.Sprintf("uid-%d", n)}
 	e, err := events.NewDataPodPhase(events.DataPodPhasePayload{Claim: c, Pod: events.Pod{Name: "p", UID: c.UID}, Phase: events.PodRunning}, time.Now())
 	require.NoError(t, err)
 	return Intent{Subject: podSubject(c.UID), Event: e}
 }
 
-var someClaim = types.NamespacedName{Namespace: testNamespace, Name: "golden"}
+var someClaim = types.NamespacedName{Namespace: gen.Namespace, Name: "golden"}
 
 func startEmitter(t *testing.T, opts EmitterOptions) (*Emitter, context.Context) {
 	t.Helper()
@@ -133,9 +134,12 @@ func TestEmitterSendFailure(t *testing.T) {
 func TestEmitterRejected(t *testing.T) {
 	sink := &recorder{err: fmt.Errorf("%w: 400 Bad Request", events.ErrRejected)}
 	l := newLedger(100, time.Minute)
-	e, ctx := startEmitter(t, EmitterOptions{Send: sink.send, Retry: sink.retry, Ledger: l})
+	var mu sync.Mutex
+	clock := time.Unix(1000, 0)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	e, ctx := startEmitter(t, EmitterOptions{Send: sink.send, Retry: sink.retry, Ledger: l, Now: now})
 	in := testIntent(t, 1)
-	in.ResendAfter = time.Millisecond
+	in.Resend = Backoff{After: time.Second}
 	require.True(t, e.Emit(ctx, someClaim, in))
 	require.Eventually(t, func() bool {
 		l.mu.Lock()
@@ -143,8 +147,10 @@ func TestEmitterRejected(t *testing.T) {
 		el, ok := l.bySub[in.Subject]
 		return ok && el.Value.(*ledgerEntry).rejected
 	}, 5*time.Second, 10*time.Millisecond)
-	time.Sleep(5 * time.Millisecond)
-	assert.False(t, e.Emit(ctx, someClaim, in), "a rejected event is not sent again")
+	mu.Lock()
+	clock = clock.Add(time.Hour)
+	mu.Unlock()
+	assert.False(t, e.Emit(ctx, someClaim, in), "a rejected event is not sent again, even when a resend is due")
 	assert.Zero(t, sink.retried(), "nor retried")
 }
 

@@ -25,6 +25,10 @@ type ledger struct {
 type ledgerEntry struct {
 	subject, id string
 	inFlight    bool
+	// sends counts the sends of this id (for the backoff of resends).
+	sends int
+	// resend is the backoff of this id's resends.
+	resend Backoff
 	// rejected: the consumer refused the event for good; it is not sent
 	// again (a new id, i.e. a changed request, is).
 	rejected bool
@@ -39,14 +43,15 @@ func newLedger(limit int, stale time.Duration) *ledger {
 
 // reserve reports whether the event id for subject is due now, and if so
 // records it as in flight. It is not due when the same event is in
-// flight, was rejected, or was delivered less than resendAfter ago (or at
-// all, when resendAfter is zero). Another id for the subject is always
-// due.
-func (l *ledger) reserve(subject, id string, now time.Time, resendAfter time.Duration) bool {
+// flight, was rejected, or was delivered less than its resend delay ago
+// (resend.delay of the sends so far; never again when resend is zero).
+// Another id for the subject is always due.
+func (l *ledger) reserve(subject, id string, now time.Time, resend Backoff) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if el, ok := l.bySub[subject]; ok {
 		e := el.Value.(*ledgerEntry)
+		sends := 1
 		if e.id == id {
 			age := now.Sub(e.at)
 			switch {
@@ -54,15 +59,16 @@ func (l *ledger) reserve(subject, id string, now time.Time, resendAfter time.Dur
 				return false
 			case e.rejected:
 				return false
-			case !e.inFlight && (resendAfter == 0 || age < resendAfter):
+			case !e.inFlight && (resend.After == 0 || age < resend.delay(e.sends)):
 				return false
 			}
+			sends = e.sends + 1
 		}
-		e.id, e.inFlight, e.rejected, e.at = id, true, false, now
+		e.id, e.inFlight, e.rejected, e.at, e.sends, e.resend = id, true, false, now, sends, resend
 		l.order.MoveToFront(el)
 		return true
 	}
-	l.bySub[subject] = l.order.PushFront(&ledgerEntry{subject: subject, id: id, inFlight: true, at: now})
+	l.bySub[subject] = l.order.PushFront(&ledgerEntry{subject: subject, id: id, inFlight: true, at: now, sends: 1, resend: resend})
 	for l.order.Len() > l.limit {
 		oldest := l.order.Back()
 		l.order.Remove(oldest)
@@ -104,6 +110,22 @@ func (l *ledger) settle(subject, id string, o outcome) {
 		l.order.Remove(el)
 		delete(l.bySub, subject)
 	}
+}
+
+// dueIn returns how long until subject's last event is due again; ok is
+// false when the ledger does not know the subject or will never resend it.
+func (l *ledger) dueIn(subject string, now time.Time) (d time.Duration, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, found := l.bySub[subject]
+	if !found {
+		return 0, false
+	}
+	e := el.Value.(*ledgerEntry)
+	if e.rejected || e.resend.After == 0 {
+		return 0, false
+	}
+	return max(e.at.Add(e.resend.delay(e.sends)).Sub(now), 0), true
 }
 
 // forget drops what the ledger knows about subject.

@@ -1,41 +1,22 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
-)
-
-// Reasons this source sets itself; the others (Unschedulable,
-// ErrImagePull, CrashLoopBackOff, OOMKilled, Evicted, DeadlineExceeded…)
-// are the kubelet's and the scheduler's, passed on as they are.
-const (
-	// ReasonImportSucceeded: the data pod ended with success.
-	ReasonImportSucceeded = "ImportSucceeded"
-	// ReasonImportFailed: the data mover failed for good (exit status 1).
-	ReasonImportFailed = "ErrImportFailed"
-	// ReasonImportRetrying: the data mover failed in a way that may pass
-	// (exit status 3, or any other but 1) and the kubelet restarts it.
-	ReasonImportRetrying = "ImportRetrying"
-	// ReasonPodFailed: the pod failed and the kubelet said nothing more.
-	ReasonPodFailed = "PodFailed"
-	// ReasonPodUnknown: the pod's node stopped reporting its state.
-	ReasonPodUnknown = "PodUnknown"
-)
-
-// Exit statuses of the data mover (docs/datamover.md).
-const (
-	// exitPermanent is a failure retrying cannot fix.
-	exitPermanent = 1
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
 )
 
 // podPhase derives the phase of a data pod from its status, for a
 // DataPodPhase event (the Claim is left for the caller to fill):
 //
 //   - pod phase Succeeded → Succeeded (ImportSucceeded);
-//   - a container whose last run ended with exit status 1 → Failed,
+//   - a container whose last run ended with a permanent exit status
+//     (datapod.PermanentExit: 1, or 2 for a configuration error) → Failed,
 //     Permanent, ErrImportFailed with the data mover's termination message,
 //     whatever the pod phase (restartPolicy OnFailure would only restart it
 //     into the same failure);
@@ -50,12 +31,15 @@ const (
 //     CrashLoopBackOff…);
 //   - container running → Running; after a restart the reason says why the
 //     last run ended (ImportRetrying, OOMKilled);
-//   - pod phase Unknown (node not reporting) → Running, PodUnknown.
+//   - pod phase Unknown (node not reporting) → Running, PodUnknown;
+//   - a container that restarted maxRestarts times (when not zero) and is
+//     not running now → Failed, Permanent, ErrTooManyRestarts with its last
+//     error: a pod that keeps failing never ends by itself.
 //
 // Message is the data mover's termination message when a run ended (its
 // last error), else the kubelet's or scheduler's message, else the
 // reason. Restarts is the container's restart count.
-func podPhase(pod *corev1.Pod) events.DataPodPhasePayload {
+func podPhase(pod *corev1.Pod, maxRestarts int32) events.DataPodPhasePayload {
 	p := events.DataPodPhasePayload{Pod: events.Pod{Name: pod.Name, UID: string(pod.UID)}}
 	cs := mainContainer(pod)
 	var last *corev1.ContainerStateTerminated
@@ -66,11 +50,18 @@ func podPhase(pod *corev1.Pod) events.DataPodPhasePayload {
 
 	switch {
 	case pod.Status.Phase == corev1.PodSucceeded:
-		p.Phase, p.Reason = events.PodSucceeded, ReasonImportSucceeded
+		p.Phase, p.Reason = events.PodSucceeded, reason.ImportSucceeded
 		p.Message = terminationMessage(last)
-	case last != nil && last.ExitCode == exitPermanent:
-		p.Phase, p.Reason, p.Permanent = events.PodFailed, ReasonImportFailed, true
+	case last != nil && datapod.PermanentExit(last.ExitCode):
+		p.Phase, p.Reason, p.Permanent = events.PodFailed, reason.ImportFailed, true
 		p.Message = terminationMessage(last)
+	case maxRestarts > 0 && cs != nil && cs.RestartCount >= maxRestarts && cs.State.Running == nil &&
+		pod.Status.Phase != corev1.PodFailed:
+		p.Phase, p.Reason, p.Permanent = events.PodFailed, reason.TooManyRestarts, true
+		p.Message = fmt.Sprintf("gave up after %d restarts", cs.RestartCount)
+		if m := terminationMessage(last); m != "" {
+			p.Message += "; the last run ended: " + m
+		}
 	case pod.Status.Phase == corev1.PodFailed:
 		p.Phase = events.PodFailed
 		switch {
@@ -79,13 +70,13 @@ func podPhase(pod *corev1.Pod) events.DataPodPhasePayload {
 		case last != nil && last.Reason != "" && last.Reason != "Error":
 			p.Reason, p.Message = last.Reason, terminationMessage(last)
 		default:
-			p.Reason, p.Message = ReasonPodFailed, terminationMessage(last)
+			p.Reason, p.Message = reason.PodFailed, terminationMessage(last)
 		}
 	case pod.Status.Phase == corev1.PodUnknown:
 		// The node stopped reporting; the pod may still run there.
 		p.Phase, p.Reason, p.Message = events.PodRunning, pod.Status.Reason, pod.Status.Message
 		if p.Reason == "" {
-			p.Reason = ReasonPodUnknown
+			p.Reason = reason.PodUnknown
 		}
 	case !scheduled(pod):
 		p.Phase = events.PodPending
@@ -151,7 +142,7 @@ func retryReason(t *corev1.ContainerStateTerminated) string {
 	if t.Reason != "" && t.Reason != "Error" && t.Reason != "Completed" {
 		return t.Reason // OOMKilled, ContainerCannotRun…
 	}
-	return ReasonImportRetrying
+	return reason.ImportRetrying
 }
 
 // terminationMessage is the data mover's termination log (its last

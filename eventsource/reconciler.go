@@ -33,9 +33,9 @@ type Reconciler struct {
 	Emitter *Emitter
 	// Requeue schedules the claim to be reconciled again after a delay.
 	Requeue func(claim types.NamespacedName, after time.Duration)
-	// Resend is how often an import is requested again while the claim
-	// still has no data pod.
-	Resend time.Duration
+	// Policy says when requests are sent again and when restarts end the
+	// work.
+	Policy Policy
 	// Now is the clock.
 	Now func() time.Time
 }
@@ -69,7 +69,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("list data pods of claim %s: %w", key, err)
 	}
-	intents, err := Intents(claim, pods, r.Resend, r.Now())
+	intents, err := Intents(claim, pods, r.Policy, r.Now())
 	if err != nil {
 		return controller.NewPermanentError(err)
 	}
@@ -80,11 +80,27 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 	}
 	if _, waiting := importIntent(claim, pods); waiting {
 		// Level-based: while the claim still has no data pod, ask again
-		// (a lost event, a consumer that was down, a route that appeared).
-		r.Requeue(nn, r.Resend)
+		// with backoff (a lost event, a consumer that was down, a Secret
+		// or room in a quota that may appear).
+		r.requeue(nn, importSubject(string(claim.UID)))
 	} else {
 		// A data pod took the work: a later loss of it asks at once.
 		r.Emitter.Forget(importSubject(string(claim.UID)))
 	}
+	if _, deleting := deletingIntent(claim, pods); deleting {
+		r.requeue(nn, deletingSubject(string(claim.UID)))
+	}
 	return nil
 }
+
+// requeue looks at the claim again when subject's event is due again.
+func (r *Reconciler) requeue(claim types.NamespacedName, subject string) {
+	after, ok := r.Emitter.DueIn(subject)
+	if !ok {
+		after = r.Policy.Resend.After
+	}
+	r.Requeue(claim, max(after, minRequeue))
+}
+
+// minRequeue keeps a claim whose event is due at once from spinning.
+const minRequeue = time.Second

@@ -16,6 +16,7 @@ import (
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/reconciler"
 
+	"github.com/cdi-functions/cdi-functions/internal/gen"
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 )
@@ -31,14 +32,15 @@ type world struct {
 
 	mu       sync.Mutex
 	requeued map[types.NamespacedName]time.Duration
-	// skew moves the clock of the reconciler and the emitter.
+	// skew moves the clock of the reconciler and the emitter (which
+	// stands still otherwise).
 	skew time.Duration
 }
 
 func (w *world) now() time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return time.Now().Add(w.skew)
+	return time.Unix(1700000000, 0).Add(w.skew)
 }
 
 func newWorld(t *testing.T, sink *recorder, objs ...any) *world {
@@ -63,7 +65,7 @@ func newWorld(t *testing.T, sink *recorder, objs ...any) *world {
 			defer w.mu.Unlock()
 			w.requeued[k] = after
 		},
-		Resend: 30 * time.Second,
+		Policy: Policy{Resend: Backoff{After: 30 * time.Second, Max: time.Minute}},
 		Now:    w.now,
 	}
 	e.opts.IsLeader = w.r.IsLeaderFor
@@ -122,13 +124,13 @@ func (w *world) sent() []string {
 func TestReconcileExistingClaims(t *testing.T) {
 	sink := &recorder{}
 	w := newWorld(t, sink,
-		claim("a", withEndpoint(imageURL)),
-		claim("b", withEndpoint(imageURL), withPhase(annotations.PhasePending)),
-		claim("done", withEndpoint(imageURL), withPhase(annotations.PhaseSucceeded)),
-		claim("failed", withEndpoint(imageURL), withPhase(annotations.PhaseFailed)),
-		claim("plain"),
-		claim("busy", withEndpoint(imageURL)),
-		dataPod("busy", onNode("n1"), podPhaseIs(corev1.PodRunning), container(running())),
+		gen.Claim("a", gen.WithEndpoint(imageURL)),
+		gen.Claim("b", gen.WithEndpoint(imageURL), gen.WithPhase(annotations.PhasePending)),
+		gen.Claim("done", gen.WithEndpoint(imageURL), gen.WithPhase(annotations.PhaseSucceeded)),
+		gen.Claim("failed", gen.WithEndpoint(imageURL), gen.WithPhase(annotations.PhaseFailed)),
+		gen.Claim("plain"),
+		gen.Claim("busy", gen.WithEndpoint(imageURL)),
+		gen.DataPod(gen.Claim("busy"), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running())),
 	)
 	w.reconcileAll(t)
 	w.settled(t)
@@ -148,16 +150,16 @@ func TestReconcileExistingClaims(t *testing.T) {
 	// Unfinished claims without a data pod are looked at again later; the
 	// others wait for a change.
 	assert.Equal(t, map[types.NamespacedName]time.Duration{
-		{Namespace: testNamespace, Name: "a"}: 30 * time.Second,
-		{Namespace: testNamespace, Name: "b"}: 30 * time.Second,
+		{Namespace: gen.Namespace, Name: "a"}: 30 * time.Second,
+		{Namespace: gen.Namespace, Name: "b"}: 30 * time.Second,
 	}, w.requeued)
 }
 
 func TestReconcileStatusOnlyUpdate(t *testing.T) {
 	sink := &recorder{}
-	c := claim("golden", withEndpoint(imageURL))
+	c := gen.Claim("golden", gen.WithEndpoint(imageURL))
 	w := newWorld(t, sink, c)
-	key := testNamespace + "/golden"
+	key := gen.Namespace + "/golden"
 	require.NoError(t, w.r.Reconcile(w.ctx, key))
 	w.settled(t)
 	require.Len(t, w.sent(), 1)
@@ -165,7 +167,7 @@ func TestReconcileStatusOnlyUpdate(t *testing.T) {
 	// The updater writes status annotations, many times.
 	for i := range 5 {
 		u := c.DeepCopy()
-		withStatus(annotations.Status{Phase: annotations.PhasePending, Progress: fmt.Sprintf("%d.00%%", i), Reason: "Scheduled"})(u)
+		gen.WithStatus(annotations.Status{Phase: annotations.PhasePending, Progress: fmt.Sprintf("%d.00%%", i), Reason: "Scheduled"})(u)
 		u.ResourceVersion = fmt.Sprint(i + 2)
 		w.put(t, u)
 		require.NoError(t, w.r.Reconcile(w.ctx, key))
@@ -185,19 +187,19 @@ func TestReconcileStatusOnlyUpdate(t *testing.T) {
 
 func TestReconcileDataPodLifecycle(t *testing.T) {
 	sink := &recorder{}
-	c := claim("golden", withEndpoint(imageURL))
+	c := gen.Claim("golden", gen.WithEndpoint(imageURL))
 	w := newWorld(t, sink, c)
-	key := testNamespace + "/golden"
+	key := gen.Namespace + "/golden"
 	require.NoError(t, w.r.Reconcile(w.ctx, key))
 
 	// The importer created the data pod: phases, no more import requests.
 	steps := []*corev1.Pod{
-		dataPod("golden"),
-		dataPod("golden", onNode("n1"), container(waiting("ContainerCreating", ""))),
-		dataPod("golden", onNode("n1"), podPhaseIs(corev1.PodRunning), container(running())),
-		dataPod("golden", onNode("n1"), podPhaseIs(corev1.PodRunning), container(running())), // resync
-		dataPod("golden", onNode("n1"), podPhaseIs(corev1.PodRunning), container(running(), restarts(1), lastTerminated(3, "Error", "reset"))),
-		dataPod("golden", onNode("n1"), podPhaseIs(corev1.PodSucceeded), container(terminated(0, "Completed", ""), restarts(1))),
+		gen.DataPod(gen.Claim("golden")),
+		gen.DataPod(gen.Claim("golden"), gen.OnNode("n1"), gen.Container(gen.Waiting("ContainerCreating", ""))),
+		gen.DataPod(gen.Claim("golden"), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running())),
+		gen.DataPod(gen.Claim("golden"), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running())), // resync
+		gen.DataPod(gen.Claim("golden"), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running(), gen.Restarts(1), gen.LastTerminated(3, "Error", "reset"))),
+		gen.DataPod(gen.Claim("golden"), gen.OnNode("n1"), gen.PodPhase(corev1.PodSucceeded), gen.Container(gen.Terminated(0, "Completed", ""), gen.Restarts(1))),
 	}
 	for _, p := range steps {
 		w.put(t, p)
@@ -214,7 +216,7 @@ func TestReconcileDataPodLifecycle(t *testing.T) {
 	assert.Equal(t, events.ImportRequested, sink.sent[0].Type())
 
 	// The updater marks the claim finished and deletes the pod: silence.
-	withPhase(annotations.PhaseSucceeded)(c)
+	gen.WithPhase(annotations.PhaseSucceeded)(c)
 	w.put(t, c)
 	require.NoError(t, w.pods.Delete(steps[len(steps)-1]))
 	require.NoError(t, w.r.Reconcile(w.ctx, key))
@@ -224,10 +226,10 @@ func TestReconcileDataPodLifecycle(t *testing.T) {
 
 func TestReconcileKilledPodRequestsAgain(t *testing.T) {
 	sink := &recorder{}
-	c := claim("golden", withEndpoint(imageURL))
-	pod := dataPod("golden", onNode("n1"), podPhaseIs(corev1.PodRunning), container(running()))
+	c := gen.Claim("golden", gen.WithEndpoint(imageURL))
+	pod := gen.DataPod(gen.Claim("golden"), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running()))
 	w := newWorld(t, sink, c)
-	key := testNamespace + "/golden"
+	key := gen.Namespace + "/golden"
 	require.NoError(t, w.r.Reconcile(w.ctx, key))
 	w.settled(t)
 	w.put(t, pod)
@@ -246,10 +248,10 @@ func TestReconcileKilledPodRequestsAgain(t *testing.T) {
 func TestReconcileEvictedPod(t *testing.T) {
 	sink := &recorder{}
 	w := newWorld(t, sink,
-		claim("golden", withEndpoint(imageURL), withPhase(annotations.PhaseRunning)),
-		dataPod("golden", onNode("n1"), podFailed("Evicted", "The node was low on resource: ephemeral-storage."),
-			container(terminated(137, "Error", ""))))
-	require.NoError(t, w.r.Reconcile(w.ctx, testNamespace+"/golden"))
+		gen.Claim("golden", gen.WithEndpoint(imageURL), gen.WithPhase(annotations.PhaseRunning)),
+		gen.DataPod(gen.Claim("golden"), gen.OnNode("n1"), gen.PodFailed("Evicted", "The node was low on resource: ephemeral-storage."),
+			gen.Container(gen.Terminated(137, "Error", ""))))
+	require.NoError(t, w.r.Reconcile(w.ctx, gen.Namespace+"/golden"))
 	w.settled(t)
 	assert.ElementsMatch(t, []string{events.ImportRequested + " default/golden", events.DataPodPhase + " default/golden"}, w.sent(),
 		"an evicted pod reports Failed/Evicted and the work is requested again")
@@ -265,9 +267,9 @@ func TestReconcileEvictedPod(t *testing.T) {
 
 func TestReconcileNotLeader(t *testing.T) {
 	sink := &recorder{}
-	w := newWorld(t, sink, claim("golden", withEndpoint(imageURL)))
+	w := newWorld(t, sink, gen.Claim("golden", gen.WithEndpoint(imageURL)))
 	w.r.Demote(reconciler.UniversalBucket())
-	err := w.r.Reconcile(w.ctx, testNamespace+"/golden")
+	err := w.r.Reconcile(w.ctx, gen.Namespace+"/golden")
 	assert.True(t, controller.IsSkipKey(err), "a follower skips the key, got %v", err)
 	w.settled(t)
 	assert.Empty(t, w.sent())
@@ -276,7 +278,7 @@ func TestReconcileNotLeader(t *testing.T) {
 func TestReconcileGoneOrInvalid(t *testing.T) {
 	sink := &recorder{}
 	w := newWorld(t, sink)
-	assert.NoError(t, w.r.Reconcile(w.ctx, testNamespace+"/gone"))
+	assert.NoError(t, w.r.Reconcile(w.ctx, gen.Namespace+"/gone"))
 	assert.NoError(t, w.r.Reconcile(w.ctx, "a/b/c"))
 	assert.Empty(t, w.sent())
 }
@@ -289,7 +291,7 @@ func TestReconcileDownSinkDoesNotBlock(t *testing.T) {
 	defer close(sink.gate)
 	var objs []any
 	for i := range 200 {
-		objs = append(objs, claim(fmt.Sprintf("c%03d", i), withEndpoint(imageURL)))
+		objs = append(objs, gen.Claim(fmt.Sprintf("c%03d", i), gen.WithEndpoint(imageURL)))
 	}
 	w := newWorld(t, sink, objs...)
 	start := time.Now()

@@ -13,6 +13,7 @@ import (
 	cminformer "knative.dev/pkg/configmap/informer"
 	logtesting "knative.dev/pkg/logging/testing"
 
+	"github.com/cdi-functions/cdi-functions/internal/gen"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 )
 
@@ -62,25 +63,21 @@ func TestRouteTableWatch(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 }
 
-func TestClaimOf(t *testing.T) {
-	p := dataPod("golden")
-	got, ok := claimOf(p)
-	require.True(t, ok)
-	assert.Equal(t, "default/golden", got.String())
-
-	delete(p.Annotations, "cdi-functions.io/claim-name")
-	got, ok = claimOf(p)
-	require.True(t, ok, "falls back to the controller owner reference")
-	assert.Equal(t, "default/golden", got.String())
-
-	p.OwnerReferences = nil
-	_, ok = claimOf(p)
-	assert.False(t, ok)
+func TestWantsImport(t *testing.T) {
+	assert.True(t, wantsImport(gen.Claim("a", gen.WithEndpoint(imageURL))))
+	assert.False(t, wantsImport(gen.Claim("a")))
+	assert.True(t, wantsImport(cacheTombstone(gen.Claim("a", gen.WithEndpoint(imageURL)))))
+	assert.False(t, wantsImport(gen.DataPod(gen.Claim("a"))))
 }
 
-func TestWantsImport(t *testing.T) {
-	assert.True(t, wantsImport(claim("a", withEndpoint(imageURL))))
-	assert.False(t, wantsImport(claim("a")))
-	assert.True(t, wantsImport(cacheTombstone(claim("a", withEndpoint(imageURL)))))
-	assert.False(t, wantsImport(dataPod("a")))
+func TestMaxRestartsFromEnv(t *testing.T) {
+	env := func(v string) func(string) string { return func(string) string { return v } }
+	n, err := maxRestartsFromEnv(env(""))
+	require.NoError(t, err)
+	assert.Equal(t, int32(defaultMaxRestarts), n)
+	n, err = maxRestartsFromEnv(env("0"))
+	require.NoError(t, err)
+	assert.Zero(t, n, "0: no limit")
+	_, err = maxRestartsFromEnv(env("-1"))
+	assert.ErrorContains(t, err, "DATAPOD_MAX_RESTARTS")
 }

@@ -22,15 +22,35 @@ type Intent struct {
 	// Event is the event, with a deterministic id: the same state always
 	// gives the same id.
 	Event cloudevents.Event
-	// ResendAfter is how long after it was sent the same event is due
-	// again while the state still calls for it; zero means never.
-	ResendAfter time.Duration
+	// Resend is when the same event is due again while the state still
+	// calls for it; zero means never.
+	Resend Backoff
 }
 
-// importSubject and podSubject are the ledger subjects of the two kinds
-// of intents.
-func importSubject(claimUID string) string { return "import/" + claimUID }
-func podSubject(podUID string) string      { return "pod/" + podUID }
+// Backoff is how an event that the state keeps calling for is sent
+// again: After its first send, then after twice that, and so on, up to
+// Max. A zero After means never.
+type Backoff struct {
+	After, Max time.Duration
+}
+
+// delay is the wait after the sends-th send.
+func (b Backoff) delay(sends int) time.Duration {
+	d := b.After
+	for i := 1; i < sends && d < b.Max; i++ {
+		d *= 2
+	}
+	if b.Max > 0 && d > b.Max {
+		d = b.Max
+	}
+	return d
+}
+
+// importSubject, podSubject and deletingSubject are the ledger subjects
+// of the kinds of intents.
+func importSubject(claimUID string) string   { return "import/" + claimUID }
+func podSubject(podUID string) string        { return "pod/" + podUID }
+func deletingSubject(claimUID string) string { return "deleting/" + claimUID }
 
 // claimRef names claim in events.
 func claimRef(claim *corev1.PersistentVolumeClaim) events.Claim {
@@ -44,15 +64,34 @@ func finished(claim *corev1.PersistentVolumeClaim) bool {
 }
 
 // ownPods keeps the data pods that fill this claim (and not an earlier
-// claim of the same name): those labelled with its UID.
+// claim of the same name).
 func ownPods(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod) []*corev1.Pod {
 	var out []*corev1.Pod
 	for _, p := range pods {
-		if p.Labels[datapod.LabelClaimUID] == string(claim.UID) {
+		if datapod.Owns(claim, p) {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// deletingIntent decides whether claim needs a ClaimDeleting event: it is
+// being deleted and has data pods that are not, and have not ended. Such a
+// pod keeps the claim (the pvc-protection finalizer) until it ends, which a
+// slow, stuck or crash-looping import never does; an ended pod keeps
+// nothing and goes with the claim.
+func deletingIntent(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod) (events.ClaimDeletingPayload, bool) {
+	if claim.DeletionTimestamp == nil {
+		return events.ClaimDeletingPayload{}, false
+	}
+	p := events.ClaimDeletingPayload{Claim: claimRef(claim)}
+	for _, pod := range ownPods(claim, pods) {
+		ended := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+		if pod.DeletionTimestamp == nil && !ended {
+			p.Pods = append(p.Pods, events.Pod{Name: pod.Name, UID: string(pod.UID)})
+		}
+	}
+	return p, len(p.Pods) > 0
 }
 
 // spent reports whether a data pod ended without doing the work and will
@@ -60,7 +99,7 @@ func ownPods(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod) []*corev1.
 // lost) without a permanent failure of the data mover. Such a pod does
 // not stand in the way of a new import.
 func spent(pod *corev1.Pod) bool {
-	return pod.Status.Phase == corev1.PodFailed && !podPhase(pod).Permanent
+	return pod.Status.Phase == corev1.PodFailed && !podPhase(pod, 0).Permanent
 }
 
 // importIntent decides whether claim needs an ImportRequested event: it
@@ -84,33 +123,51 @@ func importIntent(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod) (even
 
 // phaseIntents derives a DataPodPhase payload for each data pod of the
 // claim, unless the claim is finished or going away (nobody needs news
-// about it any more).
-func phaseIntents(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod) []events.DataPodPhasePayload {
+// about it any more). A pod that restarted maxRestarts times ends the work
+// (see podPhase).
+func phaseIntents(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod, maxRestarts int32) []events.DataPodPhasePayload {
 	if claim.DeletionTimestamp != nil || finished(claim) {
 		return nil
 	}
 	var out []events.DataPodPhasePayload
 	for _, pod := range ownPods(claim, pods) {
-		p := podPhase(pod)
+		p := podPhase(pod, maxRestarts)
 		p.Claim = claimRef(claim)
 		out = append(out, p)
 	}
 	return out
 }
 
+// Policy is what the derivation of intents takes from configuration.
+type Policy struct {
+	// Resend is the backoff of import requests (and of deletion requests)
+	// while the state still calls for them.
+	Resend Backoff
+	// MaxRestarts is how many restarts of a data pod end its work Failed
+	// (ErrTooManyRestarts); zero means no limit.
+	MaxRestarts int32
+}
+
 // Intents derives every event the state of claim and the data pods in its
-// namespace call for. Import requests are due again every resend while
-// the state lasts; phase observations are never repeated.
-func Intents(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod, resend time.Duration, now time.Time) ([]Intent, error) {
+// namespace call for. Import and deletion requests are due again with
+// backoff while the state lasts; phase observations are never repeated.
+func Intents(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod, policy Policy, now time.Time) ([]Intent, error) {
 	var out []Intent
 	if p, ok := importIntent(claim, pods); ok {
 		e, err := events.NewImportRequested(p, now)
 		if err != nil {
 			return nil, fmt.Errorf("import request of claim %s/%s: %w", claim.Namespace, claim.Name, err)
 		}
-		out = append(out, Intent{Subject: importSubject(p.Claim.UID), Event: e, ResendAfter: resend})
+		out = append(out, Intent{Subject: importSubject(p.Claim.UID), Event: e, Resend: policy.Resend})
 	}
-	for _, p := range phaseIntents(claim, pods) {
+	if p, ok := deletingIntent(claim, pods); ok {
+		e, err := events.NewClaimDeleting(p, now)
+		if err != nil {
+			return nil, fmt.Errorf("deletion of claim %s/%s: %w", claim.Namespace, claim.Name, err)
+		}
+		out = append(out, Intent{Subject: deletingSubject(p.Claim.UID), Event: e, Resend: policy.Resend})
+	}
+	for _, p := range phaseIntents(claim, pods, policy.MaxRestarts) {
 		e, err := events.NewDataPodPhase(p, now)
 		if err != nil {
 			return nil, fmt.Errorf("phase of data pod %s/%s: %w", claim.Namespace, p.Pod.Name, err)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 )
 
 func main() {
@@ -20,11 +22,14 @@ func main() {
 	os.Exit(code)
 }
 
-// Exit codes.
+// Exit codes: the data pod contract's (pkg/datapod), which the event
+// source reads from the pod's status. A usage error is a configuration
+// error: permanent, like exitError.
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK        = datapod.ExitOK
+	exitError     = datapod.ExitPermanent
+	exitUsage     = datapod.ExitUsage
+	exitRetryable = datapod.ExitRetryable
 )
 
 func usage() string {

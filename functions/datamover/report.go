@@ -9,8 +9,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/progress"
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
 	"github.com/cdi-functions/cdi-functions/pkg/source"
 )
 
@@ -23,6 +26,7 @@ type reportFlags struct {
 	claimUID       string
 	podName        string
 	podUID         string
+	tokenFile      string
 	terminationLog string
 }
 
@@ -33,13 +37,9 @@ func (f *reportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.claimUID, "claim-uid", "", "UID of the claim being filled, for events")
 	fs.StringVar(&f.podName, "pod-name", "", "name of this data pod, for events")
 	fs.StringVar(&f.podUID, "pod-uid", "", "UID of this data pod, for events")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token presented to the sink (a projected ServiceAccount token; re-read as the kubelet renews it)")
 	fs.StringVar(&f.terminationLog, "termination-log", "", "file to write the final error to (a pod's /dev/termination-log)")
 }
-
-// Exit code of a failure that may pass when tried again (network trouble):
-// the pod restarts and resumes. exitError (1) is a failure retrying cannot
-// fix (bad URL, corrupt or unsupported image, too large).
-const exitRetryable = 3
 
 // reporter sends the data pod's progress and result as CloudEvents.
 type reporter struct {
@@ -62,7 +62,11 @@ func newReporter(f reportFlags, getenv func(string) string, stderr io.Writer) (*
 	if f.claimNamespace == "" || f.claimName == "" {
 		return nil, errors.New("--sink needs --claim-namespace and --claim-name")
 	}
-	s, err := events.NewSender(func() events.Routes { return events.Routes{Sink: sink} }, events.SenderOptions{})
+	var token func() (string, error)
+	if f.tokenFile != "" {
+		token = auth.NewFileToken(f.tokenFile).Token
+	}
+	s, err := events.NewSender(func() events.Routes { return events.Routes{Sink: sink} }, events.SenderOptions{Token: token})
 	if err != nil {
 		return nil, err
 	}
@@ -89,10 +93,10 @@ func (r *reporter) progress(ctx context.Context) (progress.Reporter, func()) {
 
 // result sends the final phase of the import.
 func (r *reporter) result(ctx context.Context, err error) {
-	p := events.DataPodPhasePayload{Claim: r.claim, Pod: r.pod, Phase: events.PodSucceeded, Reason: "ImportSucceeded",
+	p := events.DataPodPhasePayload{Claim: r.claim, Pod: r.pod, Phase: events.PodSucceeded, Reason: reason.ImportSucceeded,
 		Message: "Import Complete"}
 	if err != nil {
-		p.Phase, p.Reason, p.Message = events.PodFailed, "ErrImportFailed", oneLine(err)
+		p.Phase, p.Reason, p.Message = events.PodFailed, reason.ImportFailed, oneLine(err)
 		p.Permanent = !source.Retryable(err) && !errors.Is(err, context.Canceled)
 	}
 	e, berr := events.NewDataPodPhase(p, time.Now())
@@ -117,10 +121,10 @@ func writeTerminationLog(path string, err error) {
 func exitCodeFor(err error) int {
 	switch {
 	case err == nil:
-		return exitOK
+		return datapod.ExitOK
 	case source.Retryable(err), errors.Is(err, context.Canceled):
-		return exitRetryable
+		return datapod.ExitRetryable
 	default:
-		return exitError
+		return datapod.ExitPermanent
 	}
 }

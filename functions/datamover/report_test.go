@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -22,6 +23,8 @@ type sink struct {
 	mu  sync.Mutex
 	got []cloudevents.Event
 	url string
+	// auth are the Authorization headers of the requests.
+	auth []string
 }
 
 func newSink(t *testing.T) *sink {
@@ -34,10 +37,21 @@ func newSink(t *testing.T) *sink {
 		s.got = append(s.got, e)
 	})
 	require.NoError(t, err)
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.auth = append(s.auth, r.Header.Get("Authorization"))
+		s.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
 	return s
+}
+
+func (s *sink) authorizations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.auth...)
 }
 
 func (s *sink) ofType(typ string) []cloudevents.Event {
@@ -71,11 +85,14 @@ func TestImportReportsEvents(t *testing.T) {
 			s := newSink(t)
 			target := t.TempDir()
 			termLog := filepath.Join(t.TempDir(), "termination-log")
+			token := filepath.Join(t.TempDir(), "token")
+			require.NoError(t, os.WriteFile(token, []byte("projected-token\n"), 0o600))
 			o := invocation{
 				args: []string{"import", "--source", tt.source, "--target", target, "--scratch", t.TempDir(), "--max-retries", "1"},
 				env: map[string]string{
 					"K_SINK": s.url, "DATAMOVER_CLAIM_NAMESPACE": "default", "DATAMOVER_CLAIM_NAME": "golden-pvc",
 					"DATAMOVER_CLAIM_UID": "uid-1", "DATAMOVER_POD_NAME": "importer-golden-pvc", "DATAMOVER_TERMINATION_LOG": termLog,
+					"DATAMOVER_TOKEN_FILE": token,
 				},
 			}.run(t)
 			require.Equal(t, tt.wantCode, o.code, o.stderr)
@@ -88,6 +105,9 @@ func TestImportReportsEvents(t *testing.T) {
 			assert.Equal(t, tt.wantPermanent, p.Permanent)
 			assert.Equal(t, events.Claim{Namespace: "default", Name: "golden-pvc", UID: "uid-1"}, p.Claim)
 			assert.Equal(t, "golden-pvc", phases[0].Extensions()[events.ExtensionName])
+			for _, a := range s.authorizations() {
+				assert.Equal(t, "Bearer projected-token", a, "every event presents the pod's token")
+			}
 
 			msg, err := os.ReadFile(termLog)
 			if tt.wantCode == exitOK {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
 )
 
 // verdict is what to do with an ImportRequested event.
@@ -21,46 +22,29 @@ const (
 	// 202: it is not a bad request, just a late one, and the current state
 	// (if any) produces its own event.
 	verdictIgnore
-	// verdictReject: the claim asks for this, but it cannot be done as
-	// asked (a bad URL or content type). Answered 400 and shown on the
-	// claim as a Kubernetes Event.
-	verdictReject
+	// verdictRefuse: the claim asks for this, but it cannot be done as
+	// asked (an invalid annotation). The claim ends Failed with an Event
+	// naming the annotation; the event is answered 400.
+	verdictRefuse
 )
 
-// Reasons of the Kubernetes Events the importer records on claims (all
-// warnings: the importer reports only what stops an import from starting).
-const (
-	// ReasonInvalidRequest: the endpoint or content type is not supported.
-	ReasonInvalidRequest = "ErrInvalidRequest"
-	// ReasonMissingSecret: the Secret the claim names does not exist.
-	ReasonMissingSecret = "ErrMissingSecret"
-	// ReasonMissingCertConfigMap: the CA ConfigMap the claim names does
-	// not exist.
-	ReasonMissingCertConfigMap = "ErrMissingCertConfigMap"
-	// ReasonCreatePod: the API server refused the data pod (e.g. Pod
-	// Security admission forbids privileged pods in the namespace, or a
-	// quota is exhausted).
-	ReasonCreatePod = "ErrCreatePod"
-	// ReasonPodNameConflict: a pod that is not a data pod holds the data
-	// pod's name.
-	ReasonPodNameConflict = "ErrPodNameConflict"
-)
-
-// Outcomes of an event, the "outcome" label of the importer's metric.
+// Outcomes of an event, the "outcome" attribute of the importer's metric.
 const (
 	outcomeCreated   = "created"
 	outcomeExists    = "exists"
 	outcomeObsolete  = "obsolete"
-	outcomeRejected  = "rejected"
+	outcomeRefused   = "refused"
+	outcomeWaiting   = "waiting"
 	outcomeMalformed = "malformed"
+	outcomeForbidden = "forbidden"
 	outcomeRetry     = "retry"
 )
 
 // decision is a verdict with its explanation (a log line, or the message
-// of the Kubernetes Event of a rejection).
+// of the Kubernetes Event of a refusal).
 type decision struct {
 	verdict verdict
-	// reason is the Event reason of a rejection.
+	// reason is the reason of a refusal (pkg/reason).
 	reason  string
 	message string
 }
@@ -87,8 +71,9 @@ func checkPayload(p events.ImportRequestedPayload) error {
 // decide is the importer's whole judgement of an event p against the
 // claim's current state (nil when the claim does not exist). It does no
 // I/O: the references the request names (Secret, ConfigMap) are checked
-// afterwards, against the API.
-func decide(claim *corev1.PersistentVolumeClaim, p events.ImportRequestedPayload) decision {
+// afterwards, against the API. check validates the request (the
+// annotations' own rules and the importer's egress policy).
+func decide(claim *corev1.PersistentVolumeClaim, p events.ImportRequestedPayload, check func(annotations.ImportRequest) error) decision {
 	ignore := func(format string, args ...any) decision {
 		return decision{verdict: verdictIgnore, message: fmt.Sprintf(format, args...)}
 	}
@@ -110,8 +95,8 @@ func decide(claim *corev1.PersistentVolumeClaim, p events.ImportRequestedPayload
 	if phase := annotations.StatusOf(claim.Annotations).Phase; annotations.Final(phase) {
 		return ignore("the claim's import already ended %s", phase)
 	}
-	if err := current.Validate(); err != nil {
-		return decision{verdict: verdictReject, reason: ReasonInvalidRequest, message: "cannot import: " + err.Error()}
+	if err := check(current); err != nil {
+		return decision{verdict: verdictRefuse, reason: reason.InvalidRequest, message: "cannot import: " + err.Error()}
 	}
 	return decision{verdict: verdictCreate}
 }

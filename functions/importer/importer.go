@@ -6,7 +6,8 @@ import (
 	"fmt"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,49 +15,62 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"knative.dev/pkg/logging"
 
+	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
+	"github.com/cdi-functions/cdi-functions/pkg/record"
 )
 
 // Importer turns ImportRequested events into data pods.
 type Importer struct {
 	kube     kubernetes.Interface
 	pods     datapod.Config
-	recorder *recorder
+	recorder *record.Recorder
 	status   statusSender
-	outcomes *prometheus.CounterVec
+	// eventSource is the user name of the event source, the one sender
+	// whose import requests are taken.
+	eventSource string
+	// check validates a request before any pod exists.
+	check    func(annotations.ImportRequest) error
+	outcomes metric.Int64Counter
 }
 
-// newImporter returns an Importer creating pods with cfg, registering its
-// metric with reg.
-func newImporter(kube kubernetes.Interface, cfg datapod.Config, rec *recorder, status statusSender, reg prometheus.Registerer) (*Importer, error) {
-	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cdi_importer_events_total",
-		Help: "ImportRequested events by outcome: created, exists, obsolete, rejected, malformed, retry.",
-	}, []string{"outcome"})
-	if err := reg.Register(outcomes); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+// newImporter returns an Importer creating pods with cfg for requests sent
+// by eventSource, its metric on meter.
+func newImporter(kube kubernetes.Interface, cfg datapod.Config, eventSource string, check func(annotations.ImportRequest) error,
+	rec *record.Recorder, status statusSender, meter metric.Meter) (*Importer, error) {
+	outcomes, err := meter.Int64Counter("cdi.importer.events",
+		metric.WithDescription("ImportRequested events by outcome: created, exists, obsolete, refused, waiting, malformed, forbidden, retry."),
+		metric.WithUnit("{event}"))
+	if err != nil {
+		return nil, fmt.Errorf("importer metrics: %w", err)
 	}
-	return &Importer{kube: kube, pods: cfg, recorder: rec, status: status, outcomes: outcomes}, nil
+	return &Importer{kube: kube, pods: cfg, eventSource: eventSource, check: check, recorder: rec, status: status, outcomes: outcomes}, nil
 }
 
 // Handle handles one ImportRequested event: it makes sure the claim's data
 // pod exists when the claim still wants the import the event describes.
 //
-// Answers: nil (202) when the pod exists afterwards or the event is
-// obsolete; Permanent (400) for a malformed event or a request that cannot
-// be carried out as it stands (also shown on the claim as a Warning
-// Event; the event source re-emits the request on resync, so fixing the
-// claim or creating the missing Secret lets it proceed); any other error
-// (5xx, retried) for API trouble.
+// Answers: 403 unless the sender is the event source; nil (202) when the
+// pod exists afterwards, the event is obsolete, or the import waits for
+// something that may come (a Secret, a CA ConfigMap, room in a quota: the
+// claim shows Pending with an Event saying what, and the event source
+// sends the request again with backoff); Permanent (400) for a malformed
+// event or an invalid request (the claim ends Failed with an Event naming
+// the annotation); any other error (5xx, retried) for API trouble.
 func (i *Importer) Handle(ctx context.Context, e cloudevents.Event) error {
 	outcome, err := i.handle(ctx, e)
-	i.outcomes.WithLabelValues(outcome).Inc()
+	i.outcomes.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
 	return err
 }
 
 func (i *Importer) handle(ctx context.Context, e cloudevents.Event) (outcome string, _ error) {
+	if id, _ := auth.FromContext(ctx); !id.Is(i.eventSource) {
+		return outcomeForbidden, auth.Forbidden("%s may not request imports: only the event source (%s) may", id, i.eventSource)
+	}
 	var p events.ImportRequestedPayload
 	if err := events.Decode(e, events.ImportRequested, &p); err != nil {
 		return outcomeMalformed, function.Permanent(err)
@@ -74,20 +88,20 @@ func (i *Importer) handle(ctx context.Context, e cloudevents.Event) (outcome str
 		return outcomeRetry, fmt.Errorf("get claim %s/%s: %w", p.Claim.Namespace, p.Claim.Name, err)
 	}
 
-	d := decide(claim, p)
+	d := decide(claim, p, i.check)
 	switch d.verdict {
 	case verdictIgnore:
 		log.Infow("nothing to do", zap.String("why", d.message))
 		return outcomeObsolete, nil
-	case verdictReject:
-		return outcomeRejected, i.reject(ctx, claim, d.reason, d.message)
+	case verdictRefuse:
+		return outcomeRefused, i.refuse(ctx, claim, d.reason, d.message)
 	}
 
-	if reason, err := i.checkReferences(ctx, claim, p); err != nil {
-		if reason == "" {
+	if r, err := i.checkReferences(ctx, claim, p); err != nil {
+		if r == "" {
 			return outcomeRetry, err
 		}
-		return outcomeRejected, i.reject(ctx, claim, reason, err.Error())
+		return outcomeWaiting, i.wait(ctx, claim, r, err.Error())
 	}
 
 	pod := datapod.ImportPod(claim, p.Request, i.pods)
@@ -98,9 +112,14 @@ func (i *Importer) handle(ctx context.Context, e cloudevents.Event) (outcome str
 		return outcomeCreated, nil
 	case apierrors.IsAlreadyExists(err):
 		return i.existing(ctx, claim, pod.Name)
-	case apierrors.IsForbidden(err), apierrors.IsInvalid(err):
-		return outcomeRejected, i.reject(ctx, claim, ReasonCreatePod,
-			fmt.Sprintf("cannot create data pod %s: %v", pod.Name, err))
+	case apierrors.IsInvalid(err):
+		return outcomeRefused, i.refuse(ctx, claim, reason.InvalidPod,
+			fmt.Sprintf("the data pod %s is invalid (check the importer's configuration): %v", pod.Name, err))
+	case apierrors.IsForbidden(err):
+		// A quota, a LimitRange, Pod Security admission: it may pass
+		// later (a pod finishes, the namespace changes), so wait.
+		return outcomeWaiting, i.wait(ctx, claim, reason.CreatePod,
+			fmt.Sprintf("cannot create the data pod %s yet (retrying): %v", pod.Name, err))
 	default:
 		return outcomeRetry, fmt.Errorf("create data pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
@@ -109,15 +128,15 @@ func (i *Importer) handle(ctx context.Context, e cloudevents.Event) (outcome str
 // existing judges a pod that already holds the data pod's name: the claim's
 // own pod (a duplicate event: done), the pod of an earlier claim of the
 // same name that garbage collection has yet to delete (retry), or someone
-// else's pod (reject: it will not go away by itself).
+// else's pod (wait: it may be removed).
 func (i *Importer) existing(ctx context.Context, claim *corev1.PersistentVolumeClaim, name string) (string, error) {
 	pod, err := i.kube.CoreV1().Pods(claim.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		// Not found: it was deleted after our create failed; retry.
 		return outcomeRetry, fmt.Errorf("get existing pod %s/%s: %w", claim.Namespace, name, err)
 	}
-	if pod.Labels[datapod.LabelManagedBy] != datapod.ManagedBy || pod.Labels[datapod.LabelKind] != datapod.KindImport {
-		return outcomeRejected, i.reject(ctx, claim, ReasonPodNameConflict,
+	if !datapod.IsDataPod(pod, datapod.KindImport) {
+		return outcomeWaiting, i.wait(ctx, claim, reason.PodNameConflict,
 			fmt.Sprintf("pod %s exists and is not a data pod; delete or rename it to import into this claim", name))
 	}
 	if uid := pod.Labels[datapod.LabelClaimUID]; uid != string(claim.UID) {
@@ -128,35 +147,35 @@ func (i *Importer) existing(ctx context.Context, claim *corev1.PersistentVolumeC
 }
 
 // checkReferences verifies the Secret and CA ConfigMap the request names
-// exist. A missing one returns its Event reason and an error for the user;
-// API trouble returns no reason (retry). Without permission to read them
-// (a cluster that removed the importer's get on secrets or configmaps),
-// the check is skipped: the pod then waits in ContainerCreating with
+// exist. A missing one returns its reason and an error for the user; API
+// trouble returns no reason (retry). Without permission to read them (a
+// cluster that removed the importer's get on secrets or configmaps), the
+// check is skipped: the pod then waits in ContainerCreating with
 // FailedMount events on the pod instead.
-func (i *Importer) checkReferences(ctx context.Context, claim *corev1.PersistentVolumeClaim, p events.ImportRequestedPayload) (reason string, _ error) {
+func (i *Importer) checkReferences(ctx context.Context, claim *corev1.PersistentVolumeClaim, p events.ImportRequestedPayload) (string, error) {
 	ns := claim.Namespace
 	if name := p.Request.SecretName; name != "" {
 		_, err := i.kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-		if reason, err := missing(ctx, err, ReasonMissingSecret, "Secret", ns, name); err != nil {
-			return reason, err
+		if r, err := missing(ctx, err, reason.MissingSecret, "Secret", annotations.SecretName, ns, name); err != nil {
+			return r, err
 		}
 	}
 	if name := p.Request.CertConfigMap; name != "" {
 		_, err := i.kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
-		if reason, err := missing(ctx, err, ReasonMissingCertConfigMap, "ConfigMap", ns, name); err != nil {
-			return reason, err
+		if r, err := missing(ctx, err, reason.MissingCertConfigMap, "ConfigMap", annotations.CertConfigMap, ns, name); err != nil {
+			return r, err
 		}
 	}
 	return "", nil
 }
 
 // missing interprets the answer to a GET of a referenced object.
-func missing(ctx context.Context, err error, reason, kind, ns, name string) (string, error) {
+func missing(ctx context.Context, err error, r, kind, annotation, ns, name string) (string, error) {
 	switch {
 	case err == nil:
 		return "", nil
 	case apierrors.IsNotFound(err):
-		return reason, fmt.Errorf("%s %s/%s does not exist: create it, the import starts when the request is sent again", kind, ns, name)
+		return r, fmt.Errorf("%s %s/%s (annotation %s) does not exist: the import starts once it does", kind, ns, name, annotation)
 	case apierrors.IsForbidden(err):
 		logging.FromContext(ctx).Debugw("no permission to check a reference, skipped", zap.String("kind", kind), zap.Error(err))
 		return "", nil
@@ -165,17 +184,32 @@ func missing(ctx context.Context, err error, reason, kind, ns, name string) (str
 	}
 }
 
-// reject records a Warning Event on the claim, reports the refusal to the
-// updater (Failed for a request that cannot work, Pending for one that
-// waits on something) and returns the permanent error that answers the
-// CloudEvent. If the report cannot be delivered the answer is a retryable
-// error, so the refusal is not lost.
-func (i *Importer) reject(ctx context.Context, claim *corev1.PersistentVolumeClaim, reason, message string) error {
-	if err := i.recorder.warn(ctx, claim, reason, message); err != nil {
+// refuse ends the claim's work Failed: a Warning Event on the claim, the
+// refusal reported to the updater, and the permanent error that answers
+// the CloudEvent. If the report cannot be delivered the answer is a
+// retryable error, so the refusal is not lost.
+func (i *Importer) refuse(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
+	if err := i.tell(ctx, claim, r, message); err != nil {
+		return err
+	}
+	return function.Permanent(errors.New(r + ": " + message))
+}
+
+// wait leaves the claim Pending with the reason: a Warning Event and the
+// report to the updater; the event is answered 202 and the event source
+// sends it again with backoff, so the import starts once the cause is gone.
+func (i *Importer) wait(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
+	logging.FromContext(ctx).Infow("import waits", zap.String("reason", r), zap.String("message", message))
+	return i.tell(ctx, claim, r, message)
+}
+
+// tell records the Warning Event and reports the refusal to the updater.
+func (i *Importer) tell(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
+	if err := i.recorder.Record(ctx, claim, record.Event{Type: corev1.EventTypeWarning, Reason: r, Message: message}); err != nil {
 		logging.FromContext(ctx).Warnw("could not record event", zap.Error(err))
 	}
-	if err := i.status(ctx, refusal(claim, reason, message)); err != nil {
-		return fmt.Errorf("report refusal %s of claim %s/%s: %w", reason, claim.Namespace, claim.Name, err)
+	if err := i.status(ctx, refusal(claim, r, message)); err != nil {
+		return fmt.Errorf("report %s of claim %s/%s: %w", r, claim.Namespace, claim.Name, err)
 	}
-	return function.Permanent(errors.New(reason + ": " + message))
+	return nil
 }

@@ -9,44 +9,42 @@ import (
 
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
+	"github.com/cdi-functions/cdi-functions/pkg/record"
 )
 
 // statusSender tells the updater (through the same sink the data pods
-// use) about a request the importer refused, so that the claim's status
-// says so: the updater stays the one writer of status annotations.
+// use) about a request the importer refused or that waits, so that the
+// claim's status says so: the updater stays the one writer of status
+// annotations.
 type statusSender func(ctx context.Context, p events.DataPodPhasePayload) error
 
-// finalReasons are the refusals that no later event can fix without the
-// user changing the claim: the claim ends Failed. Others (a missing
-// Secret, a pod name taken) leave it Pending with the reason, and the
-// import starts when the event source sends the request again.
-var finalReasons = map[string]bool{
-	ReasonInvalidRequest: true,
-	ReasonCreatePod:      true,
-}
-
-// refusal is the phase event for a refused request.
-func refusal(claim *corev1.PersistentVolumeClaim, reason, message string) events.DataPodPhasePayload {
+// refusal is the phase event for a refused request: Failed for good when
+// reason.Final says no later event can fix it, else Pending with the
+// reason (the import starts when the event source sends the request
+// again). It names the data pod the claim would have, without a UID: no
+// pod of the importer's sent it.
+func refusal(claim *corev1.PersistentVolumeClaim, r, message string) events.DataPodPhasePayload {
 	p := events.DataPodPhasePayload{
 		Claim:   events.Claim{Namespace: claim.Namespace, Name: claim.Name, UID: string(claim.UID)},
 		Pod:     events.Pod{Name: datapod.ImportPodName(claim.Name)},
 		Phase:   events.PodPending,
-		Reason:  reason,
-		Message: message,
+		Reason:  r,
+		Message: record.Truncate(message, record.MaxMessage),
 	}
-	if finalReasons[reason] {
+	if reason.Final(r) {
 		p.Phase, p.Permanent = events.PodFailed, true
 	}
 	return p
 }
 
-// newStatusSender sends phase events to sink; with no sink it does
-// nothing (the Warning Event on the claim remains).
-func newStatusSender(sink string) (statusSender, error) {
+// newStatusSender sends phase events to sink with the importer's token;
+// with no sink it does nothing (the Warning Event on the claim remains).
+func newStatusSender(sink string, token func() (string, error)) (statusSender, error) {
 	if sink == "" {
 		return func(context.Context, events.DataPodPhasePayload) error { return nil }, nil
 	}
-	s, err := events.NewSender(func() events.Routes { return events.Routes{Sink: sink} }, events.SenderOptions{})
+	s, err := events.NewSender(func() events.Routes { return events.Routes{Sink: sink} }, events.SenderOptions{Token: token})
 	if err != nil {
 		return nil, fmt.Errorf("status sender: %w", err)
 	}

@@ -12,9 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"knative.dev/pkg/logging"
 
+	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
+	"github.com/cdi-functions/cdi-functions/pkg/record"
 )
 
 // Environment variables the importer reads (besides function.Main's).
@@ -36,6 +39,23 @@ const (
 	// EnvPodName is this replica's pod name (downward API), the reporting
 	// instance of its Kubernetes Events.
 	EnvPodName = "POD_NAME"
+	// EnvPrivileged "true" runs data pods privileged and as root (the
+	// 2018 design) instead of at the restricted Pod Security level.
+	EnvPrivileged = "DATAMOVER_PRIVILEGED"
+	// EnvCPURequest, EnvCPULimit, EnvMemoryRequest and EnvMemoryLimit set
+	// the data pods' resources (quantities); each unset one keeps
+	// datapod.DefaultResources' value (no CPU limit by default).
+	EnvCPURequest    = "DATAMOVER_CPU_REQUEST"
+	EnvCPULimit      = "DATAMOVER_CPU_LIMIT"
+	EnvMemoryRequest = "DATAMOVER_MEMORY_REQUEST"
+	EnvMemoryLimit   = "DATAMOVER_MEMORY_LIMIT"
+	// EnvEgressDeny and EnvEgressAllow are handed to the data pods
+	// (datapod.EnvEgressDeny, datapod.EnvEgressAllow): CIDRs the data mover
+	// refuses to connect to on top of its defaults (link-local and
+	// loopback), and CIDRs it may reach even so. The importer refuses
+	// endpoints whose host is a literal address the policy denies.
+	EnvEgressDeny  = datapod.EnvEgressDeny
+	EnvEgressAllow = datapod.EnvEgressAllow
 )
 
 // newHandler builds the importer from its environment.
@@ -51,16 +71,21 @@ func newHandler(ctx context.Context, env function.Env) (function.Handler, error)
 	if instance == "" {
 		instance, _ = os.Hostname()
 	}
-	rec := &recorder{kube: env.Kube, instance: instance, now: time.Now}
-	status, err := newStatusSender(cfg.Sink)
+	rec := record.New(env.Kube, "cdi-importer", "cdi-functions.io/importer", instance, time.Now)
+	status, err := newStatusSender(cfg.Sink, env.Token)
 	if err != nil {
 		return nil, err
 	}
-	imp, err := newImporter(env.Kube, cfg, rec, status, env.Metrics)
+	imp, err := newImporter(env.Kube, cfg, env.ComponentUser(auth.EventSourceAccount), validate, rec, status, env.Meter)
 	if err != nil {
 		return nil, err
 	}
 	return imp.Handle, nil
+}
+
+// validate checks a request before any pod exists.
+func validate(r annotations.ImportRequest) error {
+	return r.Validate()
 }
 
 // configFromEnv reads the data pods' configuration.
@@ -70,8 +95,22 @@ func configFromEnv(getenv func(string) string) (datapod.Config, error) {
 		Sink:       getenv(EnvSink),
 		S3Endpoint: getenv(EnvS3Endpoint),
 		PullPolicy: corev1.PullPolicy(getenv(EnvPullPolicy)),
+		EgressDeny:  getenv(EnvEgressDeny),
+		EgressAllow: getenv(EnvEgressAllow),
 	}
 	var errs []error
+	switch v := getenv(EnvPrivileged); v {
+	case "", "false":
+	case "true":
+		cfg.Privileged = true
+	default:
+		errs = append(errs, fmt.Errorf("%s %q: want true or false", EnvPrivileged, v))
+	}
+	res, err := resourcesFromEnv(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Resources = res
 	if cfg.Image == "" {
 		errs = append(errs, fmt.Errorf("%s is not set: the data mover's image is required", EnvImage))
 	}
@@ -104,6 +143,42 @@ func configFromEnv(getenv func(string) string) (datapod.Config, error) {
 		}
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// resourcesFromEnv returns datapod.DefaultResources with the quantities
+// the environment sets.
+func resourcesFromEnv(getenv func(string) string) (corev1.ResourceRequirements, error) {
+	res := datapod.DefaultResources()
+	var errs []error
+	for _, q := range []struct {
+		env  string
+		list corev1.ResourceList
+		name corev1.ResourceName
+	}{
+		{EnvCPURequest, res.Requests, corev1.ResourceCPU},
+		{EnvCPULimit, res.Limits, corev1.ResourceCPU},
+		{EnvMemoryRequest, res.Requests, corev1.ResourceMemory},
+		{EnvMemoryLimit, res.Limits, corev1.ResourceMemory},
+	} {
+		v := getenv(q.env)
+		if v == "" {
+			continue
+		}
+		parsed, err := resource.ParseQuantity(v)
+		if err != nil || parsed.Sign() <= 0 {
+			errs = append(errs, fmt.Errorf("%s %q: want a positive quantity such as 500m or 1Gi", q.env, v))
+			continue
+		}
+		q.list[q.name] = parsed
+	}
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		req, hasReq := res.Requests[name]
+		limit, hasLimit := res.Limits[name]
+		if hasReq && hasLimit && req.Cmp(limit) > 0 {
+			errs = append(errs, fmt.Errorf("data pod %s request %s is above its limit %s", name, req.String(), limit.String()))
+		}
+	}
+	return res, errors.Join(errs...)
 }
 
 // checkURL accepts absolute http(s) URLs with a host.

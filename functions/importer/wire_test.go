@@ -4,19 +4,20 @@ import (
 	"context"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/cdi-functions/cdi-functions/internal/functest"
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
 )
 
 func TestNewHandler(t *testing.T) {
 	env := func(vars map[string]string) function.Env {
 		return function.Env{Name: "importer", Kube: fake.NewClientset(), Namespace: "cdi",
-			Getenv: func(k string) string { return vars[k] }, Metrics: prometheus.NewRegistry()}
+			Getenv: func(k string) string { return vars[k] }, Meter: functest.NewMeter()}
 	}
 	h, err := newHandler(context.Background(), env(map[string]string{"DATAMOVER_IMAGE": "img"}))
 	require.NoError(t, err)
@@ -62,6 +63,24 @@ func TestConfigFromEnv(t *testing.T) {
 				assert.Equal(t, configView{image: "img", pull: corev1.PullNever, s3: "http://minio.store:9000", scratch: "20Gi"}, c)
 			},
 		},
+		{
+			name: "privileged data pods",
+			env:  map[string]string{"DATAMOVER_IMAGE": "img", "DATAMOVER_PRIVILEGED": "true"},
+			check: func(t *testing.T, c configView) {
+				assert.True(t, c.privileged)
+			},
+		},
+		{
+			name: "resources for a namespace that requires CPU limits",
+			env: map[string]string{"DATAMOVER_IMAGE": "img", "DATAMOVER_CPU_LIMIT": "2", "DATAMOVER_MEMORY_REQUEST": "256Mi",
+				"DATAMOVER_MEMORY_LIMIT": "1Gi"},
+			check: func(t *testing.T, c configView) {
+				assert.Equal(t, "cpu=100m memory=256Mi / cpu=2 memory=1Gi", c.resources)
+			},
+		},
+		{name: "bad privileged", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_PRIVILEGED": "yes"}, wantErr: `DATAMOVER_PRIVILEGED "yes"`},
+		{name: "bad cpu", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_CPU_LIMIT": "lots"}, wantErr: `DATAMOVER_CPU_LIMIT "lots"`},
+		{name: "request above limit", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_MEMORY_REQUEST": "2Gi"}, wantErr: "memory request 2Gi is above its limit 512Mi"},
 		{name: "no image", env: map[string]string{}, wantErr: "DATAMOVER_IMAGE is not set"},
 		{name: "bad pull policy", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_PULL_POLICY": "Sometimes"}, wantErr: `DATAMOVER_PULL_POLICY "Sometimes"`},
 		{name: "bad sink", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_SINK": "cdi-updater"}, wantErr: "data pod sink"},
@@ -76,7 +95,10 @@ func TestConfigFromEnv(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			v := configView{image: cfg.Image, sink: cfg.Sink, pull: cfg.PullPolicy, s3: cfg.S3Endpoint}
+			v := configView{image: cfg.Image, sink: cfg.Sink, pull: cfg.PullPolicy, s3: cfg.S3Endpoint, privileged: cfg.Privileged}
+			if res := cfg.Resources; !equalResources(res, datapod.DefaultResources()) {
+				v.resources = list(res.Requests) + " / " + list(res.Limits)
+			}
 			if cfg.ScratchSize != nil {
 				v.scratch = cfg.ScratchSize.String()
 			}
@@ -89,4 +111,23 @@ func TestConfigFromEnv(t *testing.T) {
 type configView struct {
 	image, sink, s3, scratch string
 	pull                     corev1.PullPolicy
+	privileged               bool
+	// resources is "requests / limits" when they are not the defaults.
+	resources string
+}
+
+func list(l corev1.ResourceList) string {
+	return "cpu=" + quantity(l, corev1.ResourceCPU) + " memory=" + quantity(l, corev1.ResourceMemory)
+}
+
+func quantity(l corev1.ResourceList, name corev1.ResourceName) string {
+	q, ok := l[name]
+	if !ok {
+		return "none"
+	}
+	return q.String()
+}
+
+func equalResources(a, b corev1.ResourceRequirements) bool {
+	return list(a.Requests) == list(b.Requests) && list(a.Limits) == list(b.Limits)
 }

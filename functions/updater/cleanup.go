@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,44 +35,25 @@ func (u *updater) cleanup(ctx context.Context, claim *corev1.PersistentVolumeCla
 		return nil
 	case onlyFailed && pod.Status.Phase != corev1.PodFailed:
 		return nil
-	case !owns(claim, pod):
+	case !datapod.Owns(claim, pod):
 		log.Warnw("not deleting a pod that does not belong to the claim", zap.String("claimUID", string(claim.UID)))
-		u.metrics.ignored.WithLabelValues("pod-not-owned").Inc()
+		inc(ctx, u.metrics.ignored, attribute.String("why", ignoredPodNotOwned))
 		return nil
 	}
-	// The UID precondition deletes exactly the pod that was checked, not a
-	// pod re-created under the same name in between.
-	err = pods.Delete(ctx, podName, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+	return u.deletePod(ctx, pod)
+}
+
+// deletePod deletes exactly pod: the UID precondition keeps a pod
+// re-created under the same name in between.
+func (u *updater) deletePod(ctx context.Context, pod *corev1.Pod) error {
+	err := u.kube.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
 	switch {
 	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
 		return nil
 	case err != nil:
-		return fmt.Errorf("delete data pod %s/%s: %w", claim.Namespace, podName, err)
+		return fmt.Errorf("delete data pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	u.metrics.podsDeleted.Inc()
-	log.Debugw("deleted the data pod", zap.Bool("failed", pod.Status.Phase == corev1.PodFailed))
+	inc(ctx, u.metrics.podsDeleted)
+	logging.FromContext(ctx).Debugw("deleted the data pod", zap.String("pod", pod.Namespace+"/"+pod.Name), zap.String("phase", string(pod.Status.Phase)))
 	return nil
-}
-
-// owns reports whether pod is a data pod of claim: its controller owner
-// reference or its claim-uid label names the claim's UID, and neither
-// names another.
-func owns(claim *corev1.PersistentVolumeClaim, pod *corev1.Pod) bool {
-	if claim.UID == "" {
-		return false
-	}
-	evidence := false
-	if ref := metav1.GetControllerOf(pod); ref != nil {
-		if ref.UID != claim.UID || ref.Kind != "PersistentVolumeClaim" {
-			return false
-		}
-		evidence = true
-	}
-	if uid, ok := pod.Labels[datapod.LabelClaimUID]; ok {
-		if uid != string(claim.UID) {
-			return false
-		}
-		evidence = true
-	}
-	return evidence
 }

@@ -3,12 +3,13 @@ package main
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
+	"github.com/cdi-functions/cdi-functions/pkg/record"
 )
 
 // change is one DataPodPhase or DataPodProgress event, reduced to what
@@ -34,32 +35,9 @@ func (c change) final() bool {
 	return c.phase == events.PodSucceeded || (c.phase == events.PodFailed && c.permanent)
 }
 
-// kubeEvent is a Kubernetes Event to record on the claim.
-type kubeEvent struct {
-	// Type is corev1.EventTypeNormal or corev1.EventTypeWarning.
-	Type string
-	// Reason is a CamelCase word (ImportSucceeded, ErrImportFailed…).
-	Reason string
-	// Message is the human detail.
-	Message string
-}
-
-// Reasons of the Kubernetes Events the updater records on claims.
-const (
-	// ReasonImportSucceeded: the import finished (Normal).
-	ReasonImportSucceeded = "ImportSucceeded"
-	// ReasonImportFailed: the import ended with a failure retrying cannot
-	// fix (Warning), with the data mover's error.
-	ReasonImportFailed = "ErrImportFailed"
-	// ReasonImportRetrying: the data pod failed in a way that may pass when
-	// tried again; it restarts (Warning), with the error.
-	ReasonImportRetrying = "ImportRetrying"
-)
-
-// maxMessage bounds the message annotation and Event messages (bytes): a
-// data mover error is one line, but a status annotation must never grow
-// without bound.
-const maxMessage = 1024
+// maxMessage bounds the message annotation (bytes): a data mover error is
+// one line, but a status annotation must never grow without bound.
+const maxMessage = record.MaxMessage
 
 // decide applies one event to a claim's status. It is pure: the same
 // status and change always give the same answer, and applying a change
@@ -87,7 +65,7 @@ const maxMessage = 1024
 //
 // kubeEvents are the Kubernetes Events the change calls for; they are only
 // returned with the transition that causes them, never for a duplicate.
-func decide(cur annotations.Status, c change) (next annotations.Status, changed bool, kubeEvents []kubeEvent) {
+func decide(cur annotations.Status, c change) (next annotations.Status, changed bool, kubeEvents []record.Event) {
 	if annotations.Final(cur.Phase) {
 		return cur, false, nil
 	}
@@ -96,17 +74,17 @@ func decide(cur annotations.Status, c change) (next annotations.Status, changed 
 		next.Restarts = c.restarts
 	}
 
-	target, reason := targetOf(c)
-	message := truncate(c.message, maxMessage)
+	target, why := targetOf(c)
+	message := record.Truncate(c.message, maxMessage)
 	switch r, have := rank(target), rank(cur.Phase); {
 	case r > have:
 		next.Phase = target
-		if reason == "" {
-			reason = target
+		if why == "" {
+			why = target
 		}
-		next.Reason, next.Message = reason, message
-	case r == have && reason != "":
-		next.Reason, next.Message = reason, message
+		next.Reason, next.Message = why, message
+	case r == have && why != "":
+		next.Reason, next.Message = why, message
 	}
 
 	if c.phase == "" {
@@ -120,13 +98,13 @@ func decide(cur annotations.Status, c change) (next annotations.Status, changed 
 
 	switch {
 	case next.Phase == annotations.PhaseSucceeded:
-		kubeEvents = []kubeEvent{{Type: corev1.EventTypeNormal, Reason: ReasonImportSucceeded,
+		kubeEvents = []record.Event{{Type: corev1.EventTypeNormal, Reason: reason.ImportSucceeded,
 			Message: orDefault(next.Message, "Import Complete")}}
 	case next.Phase == annotations.PhaseFailed:
-		kubeEvents = []kubeEvent{{Type: corev1.EventTypeWarning, Reason: ReasonImportFailed,
+		kubeEvents = []record.Event{{Type: corev1.EventTypeWarning, Reason: reason.ImportFailed,
 			Message: failureMessage(next.Reason, next.Message)}}
 	case c.phase == events.PodFailed && (next.Reason != cur.Reason || next.Message != cur.Message):
-		kubeEvents = []kubeEvent{{Type: corev1.EventTypeWarning, Reason: ReasonImportRetrying,
+		kubeEvents = []record.Event{{Type: corev1.EventTypeWarning, Reason: reason.ImportRetrying,
 			Message: failureMessage(next.Reason, next.Message)}}
 	}
 	return next, next != cur, kubeEvents
@@ -134,7 +112,7 @@ func decide(cur annotations.Status, c change) (next annotations.Status, changed 
 
 // targetOf maps an event to the claim phase it calls for and its reason
 // (empty: none of its own).
-func targetOf(c change) (phase, reason string) {
+func targetOf(c change) (phase, why string) {
 	switch c.phase {
 	case "": // progress: the pod is moving bytes
 		return annotations.PhaseRunning, ""
@@ -142,17 +120,17 @@ func targetOf(c change) (phase, reason string) {
 		return annotations.PhasePending, c.reason
 	case events.PodScheduled:
 		// Being scheduled is news in itself (it ends an Unschedulable).
-		return annotations.PhasePending, orDefault(c.reason, events.PodScheduled)
+		return annotations.PhasePending, orDefault(c.reason, reason.PodScheduled)
 	case events.PodRunning:
 		return annotations.PhaseRunning, c.reason
 	case events.PodSucceeded:
-		return annotations.PhaseSucceeded, orDefault(c.reason, ReasonImportSucceeded)
+		return annotations.PhaseSucceeded, orDefault(c.reason, reason.ImportSucceeded)
 	case events.PodFailed:
 		if c.permanent {
-			return annotations.PhaseFailed, orDefault(c.reason, ReasonImportFailed)
+			return annotations.PhaseFailed, orDefault(c.reason, reason.ImportFailed)
 		}
 		// The pod restarts: the work goes on, the error shows.
-		return annotations.PhaseRunning, orDefault(c.reason, ReasonImportFailed)
+		return annotations.PhaseRunning, orDefault(c.reason, reason.ImportFailed)
 	}
 	return "", "" // unknown phases are refused before decide
 }
@@ -222,14 +200,14 @@ func formatProgress(p int64) string {
 // failureMessage is the Event message of a failure: the error, prefixed
 // with a reason that says more than "the import failed" (OOMKilled,
 // Evicted…).
-func failureMessage(reason, message string) string {
+func failureMessage(why, message string) string {
 	if message == "" {
-		return orDefault(reason, "import failed")
+		return orDefault(why, "import failed")
 	}
-	if reason == "" || reason == ReasonImportFailed {
+	if why == "" || why == reason.ImportFailed {
 		return message
 	}
-	return reason + ": " + message
+	return why + ": " + message
 }
 
 func orDefault(s, def string) string {
@@ -237,17 +215,4 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "…"
-	cut := n - len(mark)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + mark
 }

@@ -9,15 +9,17 @@ import (
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
+	"github.com/cdi-functions/cdi-functions/pkg/record"
 )
 
 // Statuses and changes for the tables.
-func st(phase, progress string, restarts int32, reason, message string) annotations.Status {
-	return annotations.Status{Phase: phase, Progress: progress, Restarts: restarts, Reason: reason, Message: message}
+func st(phase, progress string, restarts int32, why, message string) annotations.Status {
+	return annotations.Status{Phase: phase, Progress: progress, Restarts: restarts, Reason: why, Message: message}
 }
 
-func phaseChange(phase, reason, message string, restarts int32, permanent bool) change {
-	return change{phase: phase, reason: reason, message: message, restarts: restarts, permanent: permanent}
+func phaseChange(phase, why, message string, restarts int32, permanent bool) change {
+	return change{phase: phase, reason: why, message: message, restarts: restarts, permanent: permanent}
 }
 
 func progressChange(done, total int64) change { return change{done: done, total: total} }
@@ -30,9 +32,9 @@ const (
 )
 
 var (
-	normalSucceeded = kubeEvent{Type: corev1.EventTypeNormal, Reason: ReasonImportSucceeded, Message: "Import Complete"}
-	warnFailed404   = kubeEvent{Type: corev1.EventTypeWarning, Reason: ReasonImportFailed, Message: "GET http://s/x.img: 404 Not Found"}
-	warnRetrying    = kubeEvent{Type: corev1.EventTypeWarning, Reason: ReasonImportRetrying, Message: "connection refused"}
+	normalSucceeded = record.Event{Type: corev1.EventTypeNormal, Reason: reason.ImportSucceeded, Message: "Import Complete"}
+	warnFailed404   = record.Event{Type: corev1.EventTypeWarning, Reason: reason.ImportFailed, Message: "GET http://s/x.img: 404 Not Found"}
+	warnRetrying    = record.Event{Type: corev1.EventTypeWarning, Reason: reason.ImportRetrying, Message: "connection refused"}
 )
 
 func TestDecide(t *testing.T) {
@@ -42,7 +44,7 @@ func TestDecide(t *testing.T) {
 		cur    annotations.Status
 		c      change
 		want   annotations.Status
-		events []kubeEvent
+		events []record.Event
 	}{
 		// Phase mapping from a fresh claim.
 		{"pending", none, phaseChange(events.PodPending, "", "", 0, false),
@@ -56,18 +58,18 @@ func TestDecide(t *testing.T) {
 		{"progress implies running", none, progressChange(452, 1000),
 			st(running, "45.20%", 0, running, ""), nil},
 		{"succeeded", none, phaseChange(events.PodSucceeded, "ImportSucceeded", "Import Complete", 0, false),
-			st(succeeded, "100.00%", 0, "ImportSucceeded", "Import Complete"), []kubeEvent{normalSucceeded}},
+			st(succeeded, "100.00%", 0, "ImportSucceeded", "Import Complete"), []record.Event{normalSucceeded}},
 		{"succeeded without reason or message", st(running, "10.00%", 0, running, ""), phaseChange(events.PodSucceeded, "", "", 0, false),
-			st(succeeded, "100.00%", 0, ReasonImportSucceeded, ""), []kubeEvent{normalSucceeded}},
+			st(succeeded, "100.00%", 0, reason.ImportSucceeded, ""), []record.Event{normalSucceeded}},
 		{"permanent failure", st(running, "12.00%", 0, running, ""), phaseChange(events.PodFailed, "ErrImportFailed", "GET http://s/x.img: 404 Not Found", 0, true),
-			st(failed, "12.00%", 0, "ErrImportFailed", "GET http://s/x.img: 404 Not Found"), []kubeEvent{warnFailed404}},
+			st(failed, "12.00%", 0, "ErrImportFailed", "GET http://s/x.img: 404 Not Found"), []record.Event{warnFailed404}},
 		{"permanent failure with a reason of its own", st(running, "", 1, running, ""), phaseChange(events.PodFailed, "OOMKilled", "container used 512Mi", 1, true),
 			st(failed, "", 1, "OOMKilled", "container used 512Mi"),
-			[]kubeEvent{{Type: corev1.EventTypeWarning, Reason: ReasonImportFailed, Message: "OOMKilled: container used 512Mi"}}},
+			[]record.Event{{Type: corev1.EventTypeWarning, Reason: reason.ImportFailed, Message: "OOMKilled: container used 512Mi"}}},
 		{"retryable failure keeps running, shows the error", st(running, "30.00%", 0, running, ""), phaseChange(events.PodFailed, "", "connection refused", 0, false),
-			st(running, "30.00%", 0, ReasonImportFailed, "connection refused"), []kubeEvent{warnRetrying}},
+			st(running, "30.00%", 0, reason.ImportFailed, "connection refused"), []record.Event{warnRetrying}},
 		{"retryable failure while pending moves to running", st(pending, "", 0, pending, ""), phaseChange(events.PodFailed, "ErrImportFailed", "connection refused", 0, false),
-			st(running, "", 0, ReasonImportFailed, "connection refused"), []kubeEvent{warnRetrying}},
+			st(running, "", 0, reason.ImportFailed, "connection refused"), []record.Event{warnRetrying}},
 
 		// Progress.
 		{"progress two decimals rounded down", st(running, "", 0, running, ""), progressChange(2, 3),
@@ -88,8 +90,8 @@ func TestDecide(t *testing.T) {
 			st(running, "99.99%", 0, running, ""), nil},
 		{"unreadable progress annotation is replaced", st(running, "lots", 0, running, ""), progressChange(0, 10),
 			st(running, "0.00%", 0, running, ""), nil},
-		{"progress keeps the last error", st(running, "10.00%", 1, ReasonImportFailed, "connection refused"), progressChange(2, 10),
-			st(running, "20.00%", 1, ReasonImportFailed, "connection refused"), nil},
+		{"progress keeps the last error", st(running, "10.00%", 1, reason.ImportFailed, "connection refused"), progressChange(2, 10),
+			st(running, "20.00%", 1, reason.ImportFailed, "connection refused"), nil},
 		{"progress ends an unschedulable pending", st(pending, "", 0, "Unschedulable", "0/1 nodes"), progressChange(1, 10),
 			st(running, "10.00%", 0, running, ""), nil},
 
@@ -98,17 +100,17 @@ func TestDecide(t *testing.T) {
 			st(running, "", 2, running, ""), nil},
 		{"restarts never decrease", st(running, "", 3, running, ""), phaseChange(events.PodRunning, "", "", 1, false),
 			st(running, "", 3, running, ""), nil},
-		{"running after a restart keeps the last error", st(running, "", 0, ReasonImportFailed, "connection refused"), phaseChange(events.PodRunning, "", "", 1, false),
-			st(running, "", 1, ReasonImportFailed, "connection refused"), nil},
-		{"same phase with a reason of its own replaces", st(running, "", 1, ReasonImportFailed, "connection refused"), phaseChange(events.PodRunning, "CrashLoopBackOff", "back-off 20s", 1, false),
+		{"running after a restart keeps the last error", st(running, "", 0, reason.ImportFailed, "connection refused"), phaseChange(events.PodRunning, "", "", 1, false),
+			st(running, "", 1, reason.ImportFailed, "connection refused"), nil},
+		{"same phase with a reason of its own replaces", st(running, "", 1, reason.ImportFailed, "connection refused"), phaseChange(events.PodRunning, "CrashLoopBackOff", "back-off 20s", 1, false),
 			st(running, "", 1, "CrashLoopBackOff", "back-off 20s"), nil},
 		{"pending without reason keeps unschedulable", st(pending, "", 0, "Unschedulable", "0/1 nodes"), phaseChange(events.PodPending, "", "", 0, false),
 			st(pending, "", 0, "Unschedulable", "0/1 nodes"), nil},
 		{"scheduled ends unschedulable", st(pending, "", 0, "Unschedulable", "0/1 nodes"), phaseChange(events.PodScheduled, "", "", 0, false),
 			st(pending, "", 0, "Scheduled", ""), nil},
 		{"long message is cut", none, phaseChange(events.PodFailed, "", strings.Repeat("é", 1000), 0, true),
-			st(failed, "", 0, ReasonImportFailed, strings.Repeat("é", 510)+"…"),
-			[]kubeEvent{{Type: corev1.EventTypeWarning, Reason: ReasonImportFailed, Message: strings.Repeat("é", 510) + "…"}}},
+			st(failed, "", 0, reason.ImportFailed, strings.Repeat("é", 510)+"…"),
+			[]record.Event{{Type: corev1.EventTypeWarning, Reason: reason.ImportFailed, Message: strings.Repeat("é", 510) + "…"}}},
 
 		// Monotonic: old and out-of-order events.
 		{"pending after running is old", st(running, "45.20%", 0, running, ""), phaseChange(events.PodPending, "Unschedulable", "x", 0, false),
@@ -121,16 +123,16 @@ func TestDecide(t *testing.T) {
 			st(succeeded, "100.00%", 0, "ImportSucceeded", ""), nil},
 		{"failure after succeeded", st(succeeded, "100.00%", 0, "ImportSucceeded", ""), phaseChange(events.PodFailed, "", "boom", 0, true),
 			st(succeeded, "100.00%", 0, "ImportSucceeded", ""), nil},
-		{"success after failed", st(failed, "3.00%", 0, ReasonImportFailed, "404"), phaseChange(events.PodSucceeded, "", "", 0, false),
-			st(failed, "3.00%", 0, ReasonImportFailed, "404"), nil},
-		{"retryable failure after failed", st(failed, "", 0, ReasonImportFailed, "404"), phaseChange(events.PodFailed, "", "timeout", 0, false),
-			st(failed, "", 0, ReasonImportFailed, "404"), nil},
+		{"success after failed", st(failed, "3.00%", 0, reason.ImportFailed, "404"), phaseChange(events.PodSucceeded, "", "", 0, false),
+			st(failed, "3.00%", 0, reason.ImportFailed, "404"), nil},
+		{"retryable failure after failed", st(failed, "", 0, reason.ImportFailed, "404"), phaseChange(events.PodFailed, "", "timeout", 0, false),
+			st(failed, "", 0, reason.ImportFailed, "404"), nil},
 
 		// Duplicates change nothing and record nothing.
 		{"duplicate running", st(running, "", 0, running, ""), phaseChange(events.PodRunning, "", "", 0, false),
 			st(running, "", 0, running, ""), nil},
-		{"duplicate retryable failure", st(running, "", 0, ReasonImportFailed, "connection refused"), phaseChange(events.PodFailed, "", "connection refused", 0, false),
-			st(running, "", 0, ReasonImportFailed, "connection refused"), nil},
+		{"duplicate retryable failure", st(running, "", 0, reason.ImportFailed, "connection refused"), phaseChange(events.PodFailed, "", "connection refused", 0, false),
+			st(running, "", 0, reason.ImportFailed, "connection refused"), nil},
 		{"duplicate succeeded", st(succeeded, "100.00%", 0, "ImportSucceeded", "Import Complete"), phaseChange(events.PodSucceeded, "ImportSucceeded", "Import Complete", 0, false),
 			st(succeeded, "100.00%", 0, "ImportSucceeded", "Import Complete"), nil},
 	}
@@ -171,10 +173,10 @@ func TestDecideOrderIndependence(t *testing.T) {
 		var s annotations.Status
 		succeededEvents := 0
 		for _, c := range order {
-			var evs []kubeEvent
+			var evs []record.Event
 			s, _, evs = decide(s, c)
 			for _, e := range evs {
-				if e.Reason == ReasonImportSucceeded {
+				if e.Reason == reason.ImportSucceeded {
 					succeededEvents++
 				}
 			}

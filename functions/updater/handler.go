@@ -7,17 +7,22 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/client-go/kubernetes"
 	"knative.dev/pkg/logging"
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
+	"github.com/cdi-functions/cdi-functions/pkg/record"
 )
 
 // maxTries bounds the GET → decide → PATCH rounds of one event when the
@@ -26,73 +31,117 @@ import (
 const maxTries = 5
 
 // updater applies data pod events to claims. It keeps no state between
-// events: every event reads the claim afresh.
+// events but a cache of which claim a data pod belongs to: every event
+// reads the claim afresh.
 type updater struct {
-	kube    kubernetes.Interface
-	now     func() time.Time
-	tries   int
-	metrics *metrics
+	kube     kubernetes.Interface
+	recorder *record.Recorder
+	tries    int
+	metrics  *metrics
+	// senders are the component identities the updater trusts.
+	senders senders
+	// owners caches the claim UID of data pods by pod UID (see
+	// authorize), so progress events cost no pod lookup.
+	owners *cache.LRUExpireCache
+}
+
+// senders names the components whose events the updater takes.
+type senders struct {
+	// eventSource is the event source's user: pod-derived phases and
+	// claim deletions.
+	eventSource string
+	// importer is the importer's user: its refusals.
+	importer string
 }
 
 // newHandler builds the updater's Handler from the function's environment.
 func newHandler(_ context.Context, env function.Env) (function.Handler, error) {
-	m, err := newMetrics(env.Metrics)
+	u, err := newUpdater(env.Kube, env.Meter, senders{
+		eventSource: env.ComponentUser(auth.EventSourceAccount),
+		importer:    env.ComponentUser(auth.ImporterAccount),
+	}, time.Now)
 	if err != nil {
 		return nil, err
 	}
-	u := &updater{kube: env.Kube, now: time.Now, tries: maxTries, metrics: m}
 	return u.handle, nil
 }
 
-// handle applies one event. Malformed events are refused for good (400);
-// events about a claim that is gone or was re-created are acknowledged;
-// API errors are returned for a retry (5xx).
+// newUpdater returns an updater trusting senders.
+func newUpdater(kube kubernetes.Interface, meter metric.Meter, s senders, now func() time.Time) (*updater, error) {
+	m, err := newMetrics(meter)
+	if err != nil {
+		return nil, err
+	}
+	return &updater{
+		kube: kube, tries: maxTries, metrics: m, senders: s,
+		recorder: record.New(kube, "cdi-updater", "cdi-functions.io/updater", "cdi-updater", now),
+		owners:   cache.NewLRUExpireCache(ownersCacheSize),
+	}, nil
+}
+
+// handle applies one event after checking its sender may send it.
+// Malformed events are refused for good (400); events a sender may not
+// send are refused (403) and change nothing; events about a claim that is
+// gone or was re-created are acknowledged; API errors are returned for a
+// retry (5xx).
 func (u *updater) handle(ctx context.Context, e cloudevents.Event) error {
-	claim, pod, c, err := parse(e)
+	id, _ := auth.FromContext(ctx)
+	if e.Type() == events.ClaimDeleting {
+		return u.claimDeleting(ctx, id, e)
+	}
+	m, err := parse(e)
 	if err != nil {
 		return function.Permanent(err)
 	}
-	return u.apply(ctx, claim, pod, c)
+	if err := u.authorize(ctx, id, m); err != nil {
+		return err
+	}
+	return u.apply(ctx, m.claim, m.pod, m.change)
 }
 
-// parse reads an event of the updater's two types into the claim and pod
-// it names and the change it carries.
-func parse(e cloudevents.Event) (events.Claim, events.Pod, change, error) {
-	var (
-		claim events.Claim
-		pod   events.Pod
-		c     change
-	)
+// message is a DataPodPhase or DataPodProgress event, read.
+type message struct {
+	typ    string
+	claim  events.Claim
+	pod    events.Pod
+	change change
+}
+
+// parse reads an event of the updater's two data pod types into the claim
+// and pod it names and the change it carries. The claim's namespace, name
+// and UID are required.
+func parse(e cloudevents.Event) (message, error) {
+	m := message{typ: e.Type()}
 	switch e.Type() {
 	case events.DataPodPhase:
 		var p events.DataPodPhasePayload
 		if err := events.Decode(e, events.DataPodPhase, &p); err != nil {
-			return claim, pod, c, err
+			return m, err
 		}
 		switch p.Phase {
 		case events.PodPending, events.PodScheduled, events.PodRunning, events.PodSucceeded, events.PodFailed:
 		default:
-			return claim, pod, c, fmt.Errorf("event %s: unknown data pod phase %q", e.ID(), p.Phase)
+			return m, fmt.Errorf("event %s: unknown data pod phase %q", e.ID(), p.Phase)
 		}
 		if p.Restarts < 0 {
-			return claim, pod, c, fmt.Errorf("event %s: negative restart count %d", e.ID(), p.Restarts)
+			return m, fmt.Errorf("event %s: negative restart count %d", e.ID(), p.Restarts)
 		}
-		claim, pod = p.Claim, p.Pod
-		c = change{phase: p.Phase, reason: p.Reason, message: p.Message, restarts: p.Restarts, permanent: p.Permanent}
+		m.claim, m.pod = p.Claim, p.Pod
+		m.change = change{phase: p.Phase, reason: p.Reason, message: p.Message, restarts: p.Restarts, permanent: p.Permanent}
 	case events.DataPodProgress:
 		var p events.DataPodProgressPayload
 		if err := events.Decode(e, events.DataPodProgress, &p); err != nil {
-			return claim, pod, c, err
+			return m, err
 		}
-		claim, pod = p.Claim, p.Pod
-		c = change{done: p.Done, total: p.Total}
+		m.claim, m.pod = p.Claim, p.Pod
+		m.change = change{done: p.Done, total: p.Total}
 	default:
-		return claim, pod, c, fmt.Errorf("event %s: type %q is not %s or %s", e.ID(), e.Type(), events.DataPodPhase, events.DataPodProgress)
+		return m, fmt.Errorf("event %s: type %q is not one the updater takes", e.ID(), e.Type())
 	}
-	if claim.Namespace == "" || claim.Name == "" {
-		return claim, pod, c, fmt.Errorf("event %s names no claim (namespace %q, name %q)", e.ID(), claim.Namespace, claim.Name)
+	if m.claim.Namespace == "" || m.claim.Name == "" || m.claim.UID == "" {
+		return m, fmt.Errorf("event %s names no claim fully (namespace %q, name %q, uid %q)", e.ID(), m.claim.Namespace, m.claim.Name, m.claim.UID)
 	}
-	return claim, pod, c, nil
+	return m, nil
 }
 
 // apply reads the claim, decides and writes, re-reading on conflicts.
@@ -103,15 +152,15 @@ func (u *updater) apply(ctx context.Context, ref events.Claim, pod events.Pod, c
 		claim, err := pvcs.Get(ctx, ref.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			log.Debug("claim is gone, nothing to update")
-			u.metrics.ignored.WithLabelValues("claim-gone").Inc()
+			inc(ctx, u.metrics.ignored, attribute.String("why", ignoredClaimGone))
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("get claim %s/%s: %w", ref.Namespace, ref.Name, err)
 		}
-		if ref.UID != "" && string(claim.UID) != ref.UID {
+		if string(claim.UID) != ref.UID {
 			log.Debugw("event is about an earlier claim of that name", zap.String("eventUID", ref.UID), zap.String("claimUID", string(claim.UID)))
-			u.metrics.ignored.WithLabelValues("other-claim").Inc()
+			inc(ctx, u.metrics.ignored, attribute.String("why", ignoredOtherClaim))
 			return nil
 		}
 
@@ -125,20 +174,20 @@ func (u *updater) apply(ctx context.Context, ref events.Claim, pod events.Pod, c
 			_, err = pvcs.Patch(ctx, claim.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 			switch {
 			case apierrors.IsConflict(err):
-				u.metrics.conflicts.Inc()
+				inc(ctx, u.metrics.conflicts)
 				log.Debugw("claim changed underneath, reading it again", zap.Int("try", try))
 				continue
 			case apierrors.IsNotFound(err):
-				u.metrics.ignored.WithLabelValues("claim-gone").Inc()
+				inc(ctx, u.metrics.ignored, attribute.String("why", ignoredClaimGone))
 				return nil
 			case err != nil:
 				return fmt.Errorf("patch status of claim %s/%s: %w", ref.Namespace, ref.Name, err)
 			}
-			u.metrics.writes.Inc()
+			inc(ctx, u.metrics.writes)
 			log.Debugw("status updated", zap.String("phase", next.Phase), zap.String("progress", next.Progress))
 			u.record(ctx, claim, kubeEvents)
 		} else {
-			u.metrics.ignored.WithLabelValues("no-change").Inc()
+			inc(ctx, u.metrics.ignored, attribute.String("why", ignoredNoChange))
 		}
 
 		// A final event means the data pod is done (or, failed for good,

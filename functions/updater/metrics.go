@@ -1,52 +1,57 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
 
-// metrics are the updater's own Prometheus metrics (the function runtime
-// adds events handled and their duration).
+// metrics are the updater's own metrics (the function runtime adds events
+// handled, their duration and the senders' authentication), exported in
+// Prometheus format as cdi_updater_*_total.
 type metrics struct {
-	writes      prometheus.Counter
-	conflicts   prometheus.Counter
-	podsDeleted prometheus.Counter
-	ignored     *prometheus.CounterVec
-	kubeEvents  *prometheus.CounterVec
+	writes      metric.Int64Counter
+	conflicts   metric.Int64Counter
+	podsDeleted metric.Int64Counter
+	ignored     metric.Int64Counter
+	kubeEvents  metric.Int64Counter
+	refused     metric.Int64Counter
 }
 
-// newMetrics creates the metrics and registers them with reg.
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
-		writes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cdi_updater_claim_writes_total",
-			Help: "Status patches written to claims.",
-		}),
-		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cdi_updater_conflicts_total",
-			Help: "Status patches refused because the claim changed since it was read (then read again).",
-		}),
-		podsDeleted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cdi_updater_datapods_deleted_total",
-			Help: "Finished data pods deleted.",
-		}),
-		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cdi_updater_events_ignored_total",
-			Help: "Events that changed nothing, by why: no-change (duplicate, old or out of order), claim-gone, other-claim, pod-not-owned.",
-		}, []string{"why"}),
-		kubeEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cdi_updater_kube_events_total",
-			Help: "Kubernetes Events recorded on claims, by reason.",
-		}, []string{"reason"}),
-	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.writes, m.conflicts, m.podsDeleted, m.ignored, m.kubeEvents} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register updater metrics: %w", err)
+// Why an event changed nothing, the "why" attribute of
+// cdi.updater.events.ignored.
+const (
+	ignoredNoChange    = "no-change"
+	ignoredClaimGone   = "claim-gone"
+	ignoredOtherClaim  = "other-claim"
+	ignoredPodNotOwned = "pod-not-owned"
+)
+
+// newMetrics creates the instruments on m.
+func newMetrics(m metric.Meter) (*metrics, error) {
+	var out metrics
+	for _, c := range []struct {
+		dst        *metric.Int64Counter
+		name, help string
+	}{
+		{&out.writes, "cdi.updater.claim.writes", "Status patches written to claims."},
+		{&out.conflicts, "cdi.updater.conflicts", "Status patches refused because the claim changed since it was read (then read again)."},
+		{&out.podsDeleted, "cdi.updater.datapods.deleted", "Data pods deleted (finished, failed as a whole, or of a claim being deleted)."},
+		{&out.ignored, "cdi.updater.events.ignored", "Events that changed nothing, by why: no-change (duplicate, old or out of order), claim-gone, other-claim, pod-not-owned."},
+		{&out.kubeEvents, "cdi.updater.kube.events", "Kubernetes Events recorded on claims, by reason."},
+		{&out.refused, "cdi.updater.events.refused", "Events refused because their sender may not send them, by sender kind: eventsource, importer, datapod, other."},
+	} {
+		counter, err := m.Int64Counter(c.name, metric.WithDescription(c.help), metric.WithUnit("{event}"))
+		if err != nil {
+			return nil, fmt.Errorf("updater metric %s: %w", c.name, err)
 		}
+		*c.dst = counter
 	}
-	return m, nil
+	return &out, nil
+}
+
+func inc(ctx context.Context, c metric.Int64Counter, attrs ...attribute.KeyValue) {
+	c.Add(ctx, 1, metric.WithAttributes(attrs...))
 }
