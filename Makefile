@@ -52,8 +52,9 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 bench: ## data-path benchmark vs the reference tools (2 GiB images; see docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 90m ./test/bench/
 
-lint: ## go vet + staticcheck + gofmt check
+lint: ## go vet + staticcheck + gofmt check + go.mod tidy
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	@command -v staticcheck >/dev/null || { echo "staticcheck missing: run make tools"; exit 1; }
 	staticcheck ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
