@@ -105,15 +105,21 @@ func TestController(t *testing.T) {
 	require.Eventually(t, func() bool { return len(sink.received()) == 2 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, events.DataPodPhase+" "+gen.Namespace+"/existing", sink.received()[1])
 
-	// A new claim is requested at once; a status update of it is not a
-	// new request.
+	// A new claim is requested at once. (That a status update of it is no
+	// new request is TestReconcileStatusOnlyUpdate's: here a test could only
+	// wait and see.)
 	c := gen.Claim("new", gen.WithEndpoint(imageURL))
 	_, err = kc.CoreV1().PersistentVolumeClaims(gen.Namespace).Create(ctx, c, metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(sink.received()) == 3 }, 10*time.Second, 10*time.Millisecond)
-	gen.WithPhase("Pending")(c)
+
+	// The claim is deleted while its data pod runs: the pod must go.
+	_, err = kc.CoreV1().Pods(gen.Namespace).Create(ctx, gen.DataPod(c), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(sink.received()) == 4 }, 10*time.Second, 10*time.Millisecond)
+	gen.Deleting()(c)
 	_, err = kc.CoreV1().PersistentVolumeClaims(gen.Namespace).Update(ctx, c, metav1.UpdateOptions{})
 	require.NoError(t, err)
-	time.Sleep(200 * time.Millisecond)
-	assert.Len(t, sink.received(), 3)
+	require.Eventually(t, func() bool { return len(sink.received()) == 5 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, events.ClaimDeleting+" "+gen.Namespace+"/new", sink.received()[4])
 }
