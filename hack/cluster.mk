@@ -44,4 +44,4 @@ e2e: ko-install
 bench-e2e: ko-install
 	cd $(CLUSTER_HACK)/cluster/addons && go test -count=1 ./...
 	eval "$$($(CLUSTER_HACK)/ko-env.sh)" && PATH="$(dir $(KO)):$$PATH" CDI_BENCH_E2E=1 \
-		go test -tags e2e -count=1 -timeout 30m -run '^TestBenchImports$$' -v ./test/e2e/
+		go test -tags e2e -count=1 -timeout 30m -run '^TestBench(Imports|Updater)$$' -v ./test/e2e/

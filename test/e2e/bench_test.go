@@ -6,20 +6,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
+	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/source/sourcetest"
 )
 
@@ -125,7 +130,7 @@ func updaterEvents(t *testing.T) float64 {
 	require.NoError(t, err)
 	var sum float64
 	for _, p := range pods.Items {
-		b, err := e2e.client.CoreV1().Pods("cdi").ProxyGet("http", p.Name, "8080", "/metrics", nil).DoRaw(ctx)
+		b, err := e2e.client.CoreV1().Pods("cdi").ProxyGet("http", p.Name, "9090", "/metrics", nil).DoRaw(ctx)
 		require.NoError(t, err)
 		for _, line := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(line, "cdi_function_events_total{") {
@@ -162,4 +167,78 @@ func eventSourceMemory(t *testing.T) int64 {
 		}
 	}
 	return 0
+}
+
+// TestBenchUpdater (make bench-e2e) feeds the updater authenticated
+// DataPodPhase events directly, as the event source sends them (its
+// ServiceAccount's token for audience cdi-functions), each one a new
+// status for one of CDI_BENCH_CLAIMS claims (a GET and a PATCH of the
+// claim), from 32 senders at once, and reports the events per second it
+// sustains.
+func TestBenchUpdater(t *testing.T) {
+	if os.Getenv("CDI_BENCH_E2E") == "" {
+		t.Skip("benchmark: run with make bench-e2e")
+	}
+	n, rounds, senders := 200, 10, 32
+	if v := os.Getenv("CDI_BENCH_CLAIMS"); v != "" {
+		_, err := fmt.Sscan(v, &n)
+		require.NoError(t, err)
+	}
+	deploy(t)
+	ns := newNamespace(t)
+	ctx := context.Background()
+	var claims []events.Claim
+	for i := range n {
+		c, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).Create(ctx, importClaimWithout(fmt.Sprintf("u%03d", i)), metav1.CreateOptions{})
+		require.NoError(t, err)
+		claims = append(claims, events.Claim{Namespace: ns, Name: c.Name, UID: string(c.UID)})
+	}
+	token := componentToken(t, auth.EventSourceAccount)
+	url := serviceURL(t, "cdi-updater")
+
+	work := make(chan cloudevents.Event)
+	go func() {
+		defer close(work)
+		for r := 1; r <= rounds; r++ {
+			for _, c := range claims {
+				e, err := events.NewDataPodPhase(events.DataPodPhasePayload{Claim: c, Pod: events.Pod{Name: "importer-" + c.Name, UID: "bench"},
+					Phase: events.PodRunning, Restarts: int32(r)}, time.Now())
+				if err != nil {
+					panic(err)
+				}
+				work <- e
+			}
+		}
+	}()
+	var mu sync.Mutex
+	codes := map[int]int{}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Go(func() {
+			for e := range work {
+				code, _ := post(t, url, token, e)
+				mu.Lock()
+				codes[code]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	total := n * rounds
+	fmt.Printf("\nbench-e2e updater: %d authenticated events (%d claims x %d new statuses, %d senders) in %s = %.0f events/s; answers %v\n",
+		total, n, rounds, senders, took.Round(time.Millisecond), float64(total)/took.Seconds(), codes)
+	require.Equal(t, total, codes[http.StatusAccepted], "every event accepted")
+	c, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claims[0].Name, metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, strconv.Itoa(rounds), c.Annotations[annotations.PodRestarts], "every status was written")
+}
+
+// importClaimWithout is a claim that asks for nothing: the updater's
+// benchmark writes its status without any import running.
+func importClaimWithout(name string) *corev1.PersistentVolumeClaim {
+	c := importClaim(name, "64Mi", "")
+	delete(c.Annotations, annotations.Endpoint)
+	return c
 }

@@ -25,21 +25,29 @@ import (
 )
 
 // testImports deploys cdi-functions with `ko apply -f config/` (make
-// deploy) and runs the import scenarios side by side.
+// deploy) and runs the import scenarios side by side, every one in a
+// namespace that enforces the restricted Pod Security level; then the
+// scenarios that change the deployment's settings, one after another.
 func testImports(t *testing.T) {
 	deploy(t)
 	im := makeImages(t)
+	t.Run("restricted", func(t *testing.T) { importScenarios(t, im) })
+	t.Run("PrivilegedSetting", func(t *testing.T) { testPrivilegedSetting(t, im) })
+}
+
+// importScenarios are the import scenarios; they run in parallel.
+func importScenarios(t *testing.T, im *images) {
 
 	t.Run("SeedYAMLVerbatimButURL", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		srv := serve(t, sourcetest.Config{Data: im.file(t, "disk.qcow2.xz")})
 		createClaim(t, ns, seedClaim(t, srv.URL+"/cirros-0.4.0-x86_64-disk.qcow2.xz"))
 		requireSucceeded(t, waitFinal(t, ns, "golden-pvc"), im.raw)
 	})
 	t.Run("BasicAuthSecret", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		srv := serve(t, sourcetest.Config{Data: im.file(t, "disk.qcow2"), User: "cdi", Password: "s3cret"})
 		createSecret(t, ns, "endpoint-secret", "cdi", "s3cret")
 		createClaim(t, ns, importClaim("auth", "64Mi", srv.URL+"/disk.qcow2", withAnnotation(annotations.SecretName, "endpoint-secret")))
@@ -47,7 +55,7 @@ func testImports(t *testing.T) {
 	})
 	t.Run("HTTPSWithCustomCA", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		srv := serve(t, sourcetest.Config{Data: im.file(t, "disk.qcow2.xz"), TLS: true})
 		createCertConfigMap(t, ns, "ca", filepath.Join(srv.CertDir, "ca.crt"))
 		createClaim(t, ns, importClaim("tls", "64Mi", srv.URL+"/disk.qcow2.xz", withAnnotation(annotations.CertConfigMap, "ca")))
@@ -55,7 +63,7 @@ func testImports(t *testing.T) {
 	})
 	t.Run("S3", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		gw := sourcetest.StartS3At(t, gateway)
 		gw.Put(t, "images", "golden/disk.qcow2", im.file(t, "disk.qcow2"))
 		createSecret(t, ns, "s3", sourcetest.S3AccessKey, sourcetest.S3SecretKey)
@@ -65,7 +73,7 @@ func testImports(t *testing.T) {
 	})
 	t.Run("ArchiveContentType", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		srv := serve(t, sourcetest.Config{Data: im.file(t, "tree.tar.gz")})
 		createClaim(t, ns, importClaim("archive", "64Mi", srv.URL+"/tree.tar.gz",
 			withAnnotation(annotations.ContentType, annotations.ContentTypeArchive)))
@@ -77,13 +85,13 @@ func testImports(t *testing.T) {
 	})
 	t.Run("NotFoundEndsFailed", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		createClaim(t, ns, importClaim("missing", "64Mi", serve404(t)+"/no-such-image.qcow2"))
 		requireFailedWithEvent(t, waitFinal(t, ns, "missing"), "not found")
 	})
 	t.Run("BadSchemeEndsFailed", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		createClaim(t, ns, importClaim("ftp", "64Mi", "ftp://images.example/disk.img"))
 		requireFailedWithEvent(t, waitFinal(t, ns, "ftp"), `scheme "ftp" is not supported`)
 		pods, err := e2e.client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
@@ -92,19 +100,19 @@ func testImports(t *testing.T) {
 	})
 	t.Run("ImageLargerThanClaimEndsFailed", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		srv := serve(t, sourcetest.Config{Data: im.file(t, "big.qcow2")})
 		createClaim(t, ns, importClaim("small", "64Mi", srv.URL+"/big.qcow2"))
 		requireFailedWithEvent(t, waitFinal(t, ns, "small"), "larger than the target")
 	})
 	t.Run("DataPodKilledMidImportResumes", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		url := slowServer(t, im.raw, 4<<20) // ~6 s for 24 MiB
 		createClaim(t, ns, importClaim("killed", "64Mi", url))
 		uids := watchDataPods(t, ns)
 		pod := waitDataPodRunning(t, ns, "killed")
-		time.Sleep(2 * time.Second)
+		waitProgress(t, ns, "killed")
 		require.NoError(t, e2e.client.CoreV1().Pods(ns).Delete(context.Background(), pod.Name,
 			metav1.DeleteOptions{GracePeriodSeconds: ptrTo[int64](0)}))
 		requireSucceeded(t, waitFinal(t, ns, "killed"), im.raw)
@@ -112,7 +120,7 @@ func testImports(t *testing.T) {
 	})
 	t.Run("EventSourceRestartedMidImport", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		url := slowServer(t, im.raw, 4<<20)
 		createClaim(t, ns, importClaim("restart", "64Mi", url))
 		uids := watchDataPods(t, ns)
@@ -121,9 +129,30 @@ func testImports(t *testing.T) {
 		requireSucceeded(t, waitFinal(t, ns, "restart"), im.raw)
 		assert.Len(t, uids(), 1, "no duplicate data pod")
 	})
+	t.Run("BlockVolume", func(t *testing.T) {
+		t.Parallel()
+		ns := restrictedNamespace(t)
+		srv := serve(t, sourcetest.Config{Data: im.file(t, "disk.qcow2.xz")})
+		createClaim(t, ns, importClaim("block", "64Mi", srv.URL+"/disk.qcow2.xz", asBlock()))
+		requireBlockSucceeded(t, waitFinal(t, ns, "block"), im.raw)
+	})
+	t.Run("NamespaceWithCPULimitRange", func(t *testing.T) {
+		t.Parallel()
+		ns := restrictedNamespace(t)
+		limitCPU(t, ns, "1")
+		srv := serve(t, sourcetest.Config{Data: im.file(t, "disk.qcow2")})
+		createClaim(t, ns, importClaim("limited", "64Mi", srv.URL+"/disk.qcow2"))
+		requireSucceeded(t, waitFinal(t, ns, "limited"), im.raw)
+	})
+	t.Run("ForgedEventsAreRefused", func(t *testing.T) { testForgedEvents(t, im) })
+	t.Run("SecretCreatedAfterTheClaim", func(t *testing.T) { testSecretCreatedLater(t, im) })
+	t.Run("QuotaOfOnePod", func(t *testing.T) { testQuotaOfOnePod(t, im) })
+	t.Run("ClaimDeletedMidImport", func(t *testing.T) { testClaimDeletedMidImport(t, im) })
+	t.Run("ClaimDeletedWhileCrashLooping", testClaimDeletedWhileCrashLooping)
+	t.Run("InvalidRequestsFailBeforeAnyPod", testInvalidRequests)
 	t.Run("TwentyClaimsAtOnce", func(t *testing.T) {
 		t.Parallel()
-		ns := newNamespace(t)
+		ns := restrictedNamespace(t)
 		srv := serve(t, sourcetest.Config{Data: im.file(t, "disk.qcow2.xz")})
 		for i := range 20 {
 			createClaim(t, ns, importClaim(fmt.Sprintf("c%02d", i), "64Mi", srv.URL+"/disk.qcow2.xz"))
