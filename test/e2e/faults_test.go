@@ -187,4 +187,3 @@ func eventsOn(t *testing.T, ns, name string) []corev1.Event {
 	require.NoError(t, err)
 	return evs.Items
 }
-
