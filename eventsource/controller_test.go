@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"

@@ -91,10 +91,10 @@ func validate(r annotations.ImportRequest) error {
 // configFromEnv reads the data pods' configuration.
 func configFromEnv(getenv func(string) string) (datapod.Config, error) {
 	cfg := datapod.Config{
-		Image:      getenv(EnvImage),
-		Sink:       getenv(EnvSink),
-		S3Endpoint: getenv(EnvS3Endpoint),
-		PullPolicy: corev1.PullPolicy(getenv(EnvPullPolicy)),
+		Image:       getenv(EnvImage),
+		Sink:        getenv(EnvSink),
+		S3Endpoint:  getenv(EnvS3Endpoint),
+		PullPolicy:  corev1.PullPolicy(getenv(EnvPullPolicy)),
 		EgressDeny:  getenv(EnvEgressDeny),
 		EgressAllow: getenv(EnvEgressAllow),
 	}

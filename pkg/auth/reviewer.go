@@ -2,8 +2,8 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"

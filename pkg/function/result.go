@@ -74,4 +74,3 @@ func typeLabel(typ string, known func(string) bool) string {
 	}
 	return "unknown"
 }
-

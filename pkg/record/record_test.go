@@ -18,7 +18,6 @@ func claim(name, uid string) *corev1.PersistentVolumeClaim {
 	return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "vms", UID: k8stypes.UID("uid-" + uid)}}
 }
 
-
 func TestRecordCountsRepeats(t *testing.T) {
 	kube := fake.NewClientset()
 	clock := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
