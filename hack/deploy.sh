@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Deploys cdi-functions with `ko apply -f config/` to the cluster in
 # $KUBECONFIG, or to the local cluster (images built offline into its
-# loopback registry) when KUBECONFIG is unset, and waits until every
-# component is ready.
+# loopback registry) when KUBECONFIG is unset or is the local cluster's
+# kubeconfig (what `make cluster-up` tells you to export), and waits until
+# every component is ready.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(go env GOPATH)/bin:$PATH"
 start=$SECONDS
 
-if [[ -z ${KUBECONFIG:-} ]]; then
+source hack/cluster/lib.sh
+trap - EXIT
+if [[ -z ${KUBECONFIG:-} ]] || [[ "$(realpath -m "${KUBECONFIG}")" == "$(realpath -m "${KUBECONFIG_PATH}")" ]]; then
 	eval "$(hack/ko-env.sh)"
 fi
 command -v ko >/dev/null || make --no-print-directory ko-install

@@ -46,6 +46,7 @@ conntrack_entries() {
   done
 }
 cgroups() { ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null; }
+loops() { cluster_loop_devices; }
 links() {
   find /var/log/containers -maxdepth 1 -lname "${CLUSTER_STATE}/*" 2>/dev/null
   [[ -L /tmp/hostpath_pv ]] && echo /tmp/hostpath_pv
@@ -66,6 +67,7 @@ check "state dir" state_dir
 check "mounts" mounts
 check "bridge ${BRIDGE} + ports" bridge
 check "routes" routes
+check "loop devices" loops
 if pgrep -x kubelet >/dev/null || pgrep -x kube-proxy >/dev/null; then
   # Another cluster on this machine owns KUBE-* chains and kubepods cgroups.
   chains() { local t; for t in iptables ip6tables; do "$t" -S 2>/dev/null | grep 'CDI-CLUSTER-'; done; }

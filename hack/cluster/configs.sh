@@ -23,6 +23,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri"]
     sandbox_image = "${REGISTRY}/cluster/pause:local"
     restrict_oom_score_adj = true
+    # Block volumes appear owned by the pod's runAsUser/runAsGroup, so that
+    # restricted (non-root) data pods can write them.
+    device_ownership_from_security_context = true
     netns_mounts_under_state_dir = true
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"

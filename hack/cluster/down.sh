@@ -3,7 +3,8 @@
 # pid, waiting on process state), pods and their network namespaces, mounts,
 # the bridge and its route, iptables chains (kube-proxy --cleanup, kubelet's,
 # the guard), conntrack entries, kubepods cgroups, /var/log/containers links,
-# the /tmp/hostpath_pv link, changed kernel settings and the state directory.
+# loop devices of Block volumes, the /tmp/hostpath_pv link of older versions,
+# the demo's image server, changed kernel settings and the state directory.
 # Ends by checking that nothing is left (check-clean.sh). Safe to re-run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,6 +28,7 @@ stop_component() {
 drain() {
   stop_component kube-controller-manager
   stop_component kube-scheduler
+  stop_component provisioner
   component_pid kubelet >/dev/null || return 0
   [[ -x "${KUBE_BIN}/kubectl" ]] || return 0
   kctl get --raw /readyz >/dev/null 2>&1 || return 0
@@ -82,6 +84,7 @@ stop_processes() {
   stop_component kube-apiserver
   stop_component etcd
   stop_component registry
+  stop_image_server
   shopt -s globstar nullglob
   kill_stragglers
   shopt -u globstar nullglob
@@ -135,6 +138,22 @@ unmount_state() {
   local m
   for m in $(awk -v s="${CLUSTER_STATE}" 'index($5, s) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
     umount "${m}" 2>/dev/null || umount -l "${m}" 2>/dev/null || true
+  done
+}
+
+# stop_image_server stops hack/serve-images.sh's file server (make demo).
+stop_image_server() {
+  local f="${CLUSTER_STATE}/serve-images/pid"
+  [[ -r "$f" ]] || return 0
+  stop_pid "$(cat "$f")" "image server" 5 || true
+  rm -rf "${CLUSTER_STATE}/serve-images"
+}
+
+# detach_loops detaches the loop devices over the Block volumes' files.
+detach_loops() {
+  local dev
+  for dev in $(cluster_loop_devices); do
+    losetup --detach "${dev}" 2>/dev/null || true
   done
 }
 
@@ -197,6 +216,7 @@ remove_state() {
 step "stop processes" stop_processes
 step "iptables, bridge, conntrack" clean_network
 step "mounts" unmount_state
+step "loop devices" detach_loops
 step "cgroups" remove_cgroups
 step "log + hostPath links" remove_links
 step "sysctls + state dir" remove_state

@@ -37,9 +37,12 @@ PKI="${CLUSTER_STATE}/pki"
 LOGS="${CLUSTER_STATE}/logs"
 PIDS="${CLUSTER_STATE}/pids"
 CONTAINERD_SOCK="${CLUSTER_STATE}/containerd/containerd.sock"
+# Local PersistentVolumes: directories and the sparse files behind loop devices.
+VOLUMES="${CLUSTER_STATE}/volumes"
+PROVISIONER_NAME="local.cdi-functions.io/volume"
 
 # Components in start order; down.sh stops them in reverse.
-COMPONENTS=(registry etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy)
+COMPONENTS=(registry etcd kube-apiserver kube-controller-manager kube-scheduler provisioner containerd kubelet kube-proxy)
 
 APT_PACKAGES=(containerd runc containernetworking-plugins conntrack iptables iproute2)
 
@@ -156,6 +159,12 @@ stop_pid() {
     sleep 0.1
   done
   return 1
+}
+
+# cluster_loop_devices: loop devices whose backing file is in the state dir.
+cluster_loop_devices() {
+  losetup --list --noheadings --output NAME,BACK-FILE 2>/dev/null |
+    awk -v s="${CLUSTER_STATE}/" 'index($2, s) == 1 {print $1}'
 }
 
 # kctl: kubectl as the cluster admin.

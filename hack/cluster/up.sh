@@ -159,19 +159,6 @@ setup_pki() {
   install -m 0600 "${PKI}/admin.kubeconfig" "${KUBECONFIG_PATH}"
 }
 
-# setup_hostpath links the hostPath provisioner's fixed directory into the state dir.
-setup_hostpath() {
-  mkdir -p "${CLUSTER_STATE}/hostpath_pv"
-  if [[ -L /tmp/hostpath_pv ]]; then
-    [[ "$(readlink /tmp/hostpath_pv)" == "${CLUSTER_STATE}/hostpath_pv" ]] ||
-      die "/tmp/hostpath_pv points elsewhere ($(readlink /tmp/hostpath_pv)); remove it first"
-  elif [[ -e /tmp/hostpath_pv ]]; then
-    die "/tmp/hostpath_pv exists and is not this cluster's link; remove it first"
-  else
-    ln -s "${CLUSTER_STATE}/hostpath_pv" /tmp/hostpath_pv
-  fi
-}
-
 render_configs() {
   render_containerd
   render_cni
@@ -290,13 +277,21 @@ start_controllers() {
     --use-service-account-credentials=true \
     --service-account-private-key-file "${PKI}/sa.key" --root-ca-file "${PKI}/ca.crt" \
     --cluster-signing-cert-file "${PKI}/ca.crt" --cluster-signing-key-file "${PKI}/ca.key" \
-    --enable-hostpath-provisioner=true \
     --profiling=false --v=1
   start kube-scheduler "${KUBE_BIN}/kube-scheduler" \
     --kubeconfig "${PKI}/scheduler.kubeconfig" \
     --authentication-kubeconfig "${PKI}/scheduler.kubeconfig" \
     --authorization-kubeconfig "${PKI}/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --leader-elect=false --profiling=false --v=1
+}
+
+# start_provisioner runs the local volume provisioner (clusterkit provision):
+# local PersistentVolumes, directories for Filesystem claims and loop devices
+# for Block claims, under ${VOLUMES}.
+start_provisioner() {
+  mkdir -p "${VOLUMES}"
+  start provisioner "${ADDONS_BIN}/clusterkit" provision -kubeconfig "${PKI}/admin.kubeconfig" \
+    -name "${PROVISIONER_NAME}" -node "${NODE_NAME}" -dir "${VOLUMES}"
 }
 
 start_containerd() {
@@ -314,7 +309,8 @@ start_kubelet() {
 apply_addons() {
   # shellcheck disable=SC1091
   source "${CLUSTER_STATE}/images.env"
-  kctl apply -f "${CLUSTER_DIR}/manifests/storageclass.yaml" >/dev/null
+  sed -e "s|@PROVISIONER@|${PROVISIONER_NAME}|" "${CLUSTER_DIR}/manifests/storageclass.yaml" |
+    kctl apply -f - >/dev/null
   sed -e "s|@COREDNS_IMAGE@|${COREDNS_IMAGE}|" -e "s|@DNS_SVC_IP@|${DNS_SVC_IP}|" \
     "${CLUSTER_DIR}/manifests/coredns.yaml" | kctl apply -f - >/dev/null
 }
@@ -359,12 +355,12 @@ TR=${EPOCHREALTIME}
 step "host network + guard" setup_host
 step "pki + kubeconfigs" setup_pki
 step "configs" render_configs
-step "hostPath provisioner dir" setup_hostpath
 step "loopback registry" start_registry
 step "images (pause, coredns, base)" push_images
 step "etcd" start_etcd
 step "kube-apiserver" start_apiserver
 step "controller-manager + scheduler" start_controllers
+step "volume provisioner" start_provisioner
 step "containerd" start_containerd
 step "kubelet + kube-proxy" start_kubelet
 step "addons (StorageClass, CoreDNS)" apply_addons

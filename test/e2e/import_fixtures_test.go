@@ -205,13 +205,13 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// volumeDir is the host directory of the claim's hostPath volume.
+// volumeDir is the host directory of the claim's local volume.
 func volumeDir(t *testing.T, c *corev1.PersistentVolumeClaim) string {
 	t.Helper()
 	pv, err := e2e.client.CoreV1().PersistentVolumes().Get(context.Background(), c.Spec.VolumeName, metav1.GetOptions{})
 	require.NoError(t, err, "volume of claim %s", c.Name)
-	require.NotNil(t, pv.Spec.HostPath, "the local cluster provisions hostPath volumes")
-	return pv.Spec.HostPath.Path
+	require.NotNil(t, pv.Spec.Local, "the local cluster provisions local PersistentVolumes")
+	return pv.Spec.Local.Path
 }
 
 // requireFailedWithEvent checks the claim failed with a message containing
