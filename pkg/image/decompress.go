@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/cdi-functions/cdi-functions/pkg/image/xz"
@@ -18,14 +17,15 @@ const zstdMaxWindow = 128 << 20
 
 // Decompress returns a reader of the content inside the compression layer
 // f read from r. It handles concatenated gzip members, multi-stream and
-// multi-block xz and concatenated zstd frames. Close releases the
+// multi-block xz and concatenated zstd frames; gzip header fields (file
+// name, comment, extra field) of any length are skipped. Close releases the
 // decoder; it does not close r.
 func Decompress(f Format, r io.Reader) (io.ReadCloser, error) {
 	switch f {
 	case Gzip:
-		zr, err := gzip.NewReader(r)
+		zr, err := newGzipReader(r)
 		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+			return nil, err
 		}
 		return zr, nil
 	case Xz:
@@ -48,7 +48,6 @@ func Decompress(f Format, r io.Reader) (io.ReadCloser, error) {
 }
 
 // zstdCloser adapts a zstd.Decoder, whose Close returns nothing.
-
 type zstdCloser struct{ d *zstd.Decoder }
 
 func (z zstdCloser) Read(p []byte) (int, error) { return z.d.Read(p) }

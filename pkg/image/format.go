@@ -23,6 +23,9 @@ const (
 	Vdi   Format = "vdi"
 	Vpc   Format = "vpc"
 	Bzip2 Format = "bzip2"
+	// HTML is a web page: what a server answers with status 200 when it
+	// serves an error or login page instead of the image.
+	HTML Format = "html"
 )
 
 // HeadSize is how many leading bytes Detect needs to see every format it
@@ -32,7 +35,7 @@ const HeadSize = 32769 + 5
 // Supported reports whether the pipeline can import f.
 func (f Format) Supported() bool {
 	switch f {
-	case Vmdk, Vhdx, Vdi, Vpc, Bzip2:
+	case Vmdk, Vhdx, Vdi, Vpc, Bzip2, HTML:
 		return false
 	}
 	return true
@@ -44,7 +47,14 @@ func (f Format) Compressed() bool {
 }
 
 // Detect names the format of content that starts with head. head may be
-// shorter than HeadSize when the content is; anything unrecognised is Raw.
+// shorter than HeadSize only when the content is that short; anything
+// unrecognised is Raw.
+//
+// Tar archives are recognised by a header with a valid checksum, with or
+// without the ustar magic (V7 tar, and the volume label GNU tar writes
+// first with --label, have none), and by the end-of-archive blocks alone:
+// content of at least two and fewer than HeadSize/512 zero blocks is the
+// empty archive GNU tar writes, not a disk.
 func Detect(head []byte) Format {
 	switch {
 	case bytes.HasPrefix(head, []byte("QFI\xfb")):
@@ -55,7 +65,7 @@ func Detect(head []byte) Format {
 		return Xz
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		return Zstd
-	case isTar(head):
+	case isTar(head), isEmptyTar(head):
 		return Tar
 	case bytes.HasPrefix(head, []byte("KDMV")),
 		bytes.HasPrefix(head, []byte("COWD")),
@@ -72,23 +82,103 @@ func Detect(head []byte) Format {
 		return Bzip2
 	case len(head) >= 32769+5 && bytes.Equal(head[32769:32769+5], []byte("CD001")):
 		return ISO
+	case IsHTML(head):
+		return HTML
 	}
 	return Raw
 }
 
-// isTar recognises POSIX (ustar\x0000) and GNU (ustar  \x00) tar headers
-// with a valid header checksum.
+// tarBlock is the size of a tar header and of the blocks of an archive.
+const tarBlock = 512
+
+// isTar recognises a tar header: POSIX (ustar\x0000) or GNU (ustar  \x00)
+// magic with a valid checksum, or a header without magic (V7 tar, GNU tar's
+// volume label) that is valid in every field a V7 header has.
 func isTar(head []byte) bool {
-	if len(head) < 512 {
+	if len(head) < tarBlock {
 		return false
 	}
-	magic := head[257:265]
-	if !bytes.Equal(magic, []byte("ustar\x0000")) && !bytes.Equal(magic, []byte("ustar  \x00")) {
+	h := head[:tarBlock]
+	if !tarChecksumOK(h) {
 		return false
 	}
-	return tarChecksumOK(head[:512])
+	magic := h[257:265]
+	if bytes.Equal(magic, []byte("ustar\x0000")) || bytes.Equal(magic, []byte("ustar  \x00")) {
+		return true
+	}
+	return isV7Header(h)
 }
 
+// isV7Header checks the fields of a header without magic: a name, octal
+// numbers in the numeric fields, a V7 (or GNU volume label) type, and zeros
+// where the ustar name fields would be. A disk's first sector
+// with a valid tar checksum at bytes 148-155 is unlikely; one that also
+// passes these checks is not a disk.
+func isV7Header(h []byte) bool {
+	if h[0] == 0 {
+		return false
+	}
+	switch t := h[156]; {
+	case t == 0, t >= '0' && t <= '7', t == tarTypeGNUVolume:
+	default:
+		return false
+	}
+	// mode, uid, gid, size, mtime; and devmajor, devminor, which GNU tar
+	// fills in even in a V7 header.
+	for _, f := range [][2]int{{100, 108}, {108, 116}, {116, 124}, {124, 136}, {136, 148}, {329, 337}, {337, 345}} {
+		if !octalField(h[f[0]:f[1]]) {
+			return false
+		}
+	}
+	// magic, version, uname, gname; prefix and padding.
+	for _, f := range [][2]int{{257, 329}, {345, 512}} {
+		for _, c := range h[f[0]:f[1]] {
+			if c != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// tarTypeGNUVolume is the type of GNU tar's volume label header.
+const tarTypeGNUVolume = 'V'
+
+// octalField reports whether a numeric header field holds an octal number
+// padded with spaces and NULs, or nothing.
+func octalField(b []byte) bool {
+	b = bytes.TrimLeft(b, " ")
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '7' {
+		i++
+	}
+	for _, c := range b[i:] {
+		if c != ' ' && c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isEmptyTar recognises a whole archive of end-of-archive blocks: what GNU
+// tar writes for an archive of no files (two zero blocks padded to a
+// record, 10 KiB by default). head must be the whole content, so it is
+// shorter than HeadSize: a longer run of zeros is a blank raw disk.
+func isEmptyTar(head []byte) bool {
+	if len(head) >= HeadSize || len(head) < 2*tarBlock || len(head)%tarBlock != 0 {
+		return false
+	}
+	for _, c := range head {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// tarChecksumOK checks the header checksum: the sum of the header bytes
+// with the checksum field taken as spaces, unsigned (POSIX) or signed (some
+// historic tars), as archive/tar accepts it.
 func tarChecksumOK(h []byte) bool {
 	field := bytes.TrimRight(bytes.TrimLeft(h[148:156], " \x00"), " \x00")
 	var want int64
@@ -101,12 +191,13 @@ func tarChecksumOK(h []byte) bool {
 		}
 		want = want*8 + int64(c-'0')
 	}
-	var sum int64
+	var unsigned, signed int64
 	for i, c := range h {
 		if i >= 148 && i < 156 {
 			c = ' '
 		}
-		sum += int64(c)
+		unsigned += int64(c)
+		signed += int64(int8(c))
 	}
-	return sum == want
+	return unsigned == want || signed == want
 }
