@@ -72,9 +72,9 @@ func TestGzipHeaderFields(t *testing.T) {
 		"all fields": gzipWith(t, stdgzip.Header{
 			Name: longName, Comment: strings.Repeat("c", 5000), Extra: bytes.Repeat([]byte{'x'}, 30000),
 		}, payload),
-		"header CRC":              withHeaderCRC(t, gzipWith(t, stdgzip.Header{Name: longName}, payload), 10+len(longName)+1),
-		"two members":             append(gzipWith(t, stdgzip.Header{Name: longName}, payload[:1000]), gzipWith(t, stdgzip.Header{Comment: longName}, payload[1000:])...),
-		"zero padding after":      append(bytes.Clone(named), make([]byte, 3000)...),
+		"header CRC":         withHeaderCRC(t, gzipWith(t, stdgzip.Header{Name: longName}, payload), 10+len(longName)+1),
+		"two members":        append(gzipWith(t, stdgzip.Header{Name: longName}, payload[:1000]), gzipWith(t, stdgzip.Header{Comment: longName}, payload[1000:])...),
+		"zero padding after": append(bytes.Clone(named), make([]byte, 3000)...),
 	}
 	for name, data := range tests {
 		t.Run(name, func(t *testing.T) {
