@@ -108,6 +108,44 @@ var variants = []variant{
 			return dst
 		},
 	},
+	// Internal snapshots share clusters and L2 tables with the image
+	// (refcount > 1, which qemu-img check calls clean); the active L1 table
+	// reads them as any other.
+	{
+		name: "snapshots-compressed", size: 8 * mib, needs: entryKinds{compressed: 1},
+		build: func(t *testing.T, dir, raw string) string {
+			dst := fromRaw("-c", "-o", "cluster_size=4K")(t, dir, raw)
+			run(t, "qemu-img", "snapshot", "-c", "one", dst)
+			run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 0x31 100K 300K", dst)
+			run(t, "qemu-img", "snapshot", "-c", "two", dst)
+			run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 0x32 2M 64K", "-c", "write -z 3M 1M", dst)
+			run(t, "qemu-img", "check", "-q", dst)
+			return dst
+		},
+	},
+	{
+		name: "snapshot-applied", size: 6 * mib,
+		build: func(t *testing.T, dir, raw string) string {
+			dst := fromRaw("-o", "cluster_size=64K")(t, dir, raw)
+			run(t, "qemu-img", "snapshot", "-c", "old", dst)
+			run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 0x41 0 5M", dst)
+			run(t, "qemu-img", "snapshot", "-c", "new", dst)
+			run(t, "qemu-img", "snapshot", "-a", "old", dst)
+			run(t, "qemu-img", "snapshot", "-d", "new", dst)
+			run(t, "qemu-img", "check", "-q", dst)
+			return dst
+		},
+	},
+	{
+		name: "snapshot-extended-l2", size: 4 * mib, needs: entryKinds{partialSubclusters: 1},
+		build: func(t *testing.T, dir, raw string) string {
+			dst := fromRaw("-o", "extended_l2=on,cluster_size=128K")(t, dir, raw)
+			run(t, "qemu-img", "snapshot", "-c", "s", dst)
+			run(t, "qemu-io", "-f", "qcow2", "-c", "write -P 0x51 8K 4K", "-c", "write -P 0x52 1M 12K", dst)
+			run(t, "qemu-img", "check", "-q", dst)
+			return dst
+		},
+	},
 	{name: "empty", size: 0, build: fromRaw()},
 }
 

@@ -19,7 +19,10 @@
 // (subclusters). Refused with a sentinel error (see errors.go): backing
 // files, encryption, external data files, unknown incompatible features,
 // images marked corrupt, malformed headers and tables, truncated files.
-// Internal snapshots are ignored: only the active L1 table is read. Header
+// Internal snapshots are ignored: only the active L1 table is read, and the
+// clusters and L2 tables it shares with snapshots (refcount > 1) are read
+// like any other. ParseHeader validates a header before the rest of the
+// file is available (to refuse or size a stream before spooling it). Header
 // extensions are not parsed: what they describe is either refused through
 // header fields (backing file, encryption, external data file) or does not
 // change the guest data (bitmaps, feature names).

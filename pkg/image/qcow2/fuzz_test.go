@@ -64,17 +64,24 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		name string
 		args []string
 		io   []string
+		// snapshot takes an internal snapshot before the qemu-io writes, so
+		// that clusters are shared (refcount 2) between it and the image.
+		snapshot bool
 	}{
 		{name: "v3-512", args: []string{"-o", "cluster_size=512"}},
 		{name: "v2-512", args: []string{"-o", "cluster_size=512,compat=0.10"}},
 		{name: "deflate-512", args: []string{"-c", "-o", "cluster_size=512"}},
 		{name: "zstd-1k", args: []string{"-c", "-o", "cluster_size=1K,compression_type=zstd"}},
 		{name: "zero-1k", args: []string{"-o", "cluster_size=1K"}, io: []string{"write -z 5K 1K", "write -z -u 11K 1K"}},
+		{name: "snapshot-512", args: []string{"-o", "cluster_size=512"}, snapshot: true, io: []string{"write -P 0x5a 512 1K", "discard 6K 512"}},
 		// No extended L2 seed: they need 16 KiB clusters, and the corpus
 		// format quotes each zero byte as four characters.
 	} {
 		img := filepath.Join(dir, tc.name+".qcow2")
 		run(t, "qemu-img", append(append([]string{"convert", "-f", "raw", "-O", "qcow2"}, tc.args...), raw, img)...)
+		if tc.snapshot {
+			run(t, "qemu-img", "snapshot", "-c", "before", img)
+		}
 		if len(tc.io) > 0 {
 			args := []string{"-f", "qcow2"}
 			for _, c := range tc.io {

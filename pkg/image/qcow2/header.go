@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // Limits on header values. Images beyond them are refused.
@@ -98,6 +99,44 @@ type compressedFields struct {
 	sizeShift  uint   // first bit of the sector count
 	sizeMask   uint64 // sector count bits, after shifting
 }
+
+// Header is what the header of a qcow2 file says about the image, known
+// before the rest of the file is read.
+type Header struct {
+	// Version is 2 (compat 0.10) or 3 (compat 1.1).
+	Version int
+	// VirtualSize is the size of the guest disk in bytes, the size of the
+	// raw output.
+	VirtualSize int64
+	// ClusterSize is the cluster size in bytes.
+	ClusterSize int64
+}
+
+// ParseHeader validates the header of a qcow2 file from head, its first
+// bytes (HeaderSize of them, or the whole file if it is shorter), without
+// reading the rest of the file. fileSize is the size of the file, or -1
+// when it is not known yet (a stream about to be spooled): the checks that
+// the tables lie within the file are then left to Open. Everything Open
+// refuses in the header (backing files, encryption, external data files,
+// unknown features, impossible fields) is refused here too, so a caller
+// can refuse an image before it fetches it.
+func ParseHeader(head []byte, fileSize int64) (Header, error) {
+	switch {
+	case fileSize >= 0:
+	case len(head) < HeaderSize:
+		fileSize = int64(len(head)) // the whole file
+	default:
+		fileSize = math.MaxInt64
+	}
+	h, err := parseHeader(head[:min(len(head), HeaderSize)], fileSize)
+	if err != nil {
+		return Header{}, err
+	}
+	return Header{Version: int(h.version), VirtualSize: h.virtualSize, ClusterSize: h.clusterSize}, nil
+}
+
+// HeaderSize is how many leading bytes of a file ParseHeader reads.
+const HeaderSize = headerReadSize
 
 // parseHeader decodes and validates the header in b, the first bytes of a
 // file of fileSize bytes.
