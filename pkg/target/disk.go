@@ -17,11 +17,6 @@ import (
 // the name KubeVirt looks for.
 const DiskName = "disk.img"
 
-// partialPattern names the temporary file a disk image is written to before
-// it is complete. Leftovers of an interrupted import match it and are
-// removed by the next attempt.
-const partialPattern = ".disk.img-*.partial"
-
 // KubeVirt's qemu runs as this user and group (107, "qemu" in its
 // images); a finished disk.img is given to them when the data mover runs as
 // root, with mode 0660, as CDI does.
@@ -64,6 +59,8 @@ type Disk struct {
 	// <0 means no check.
 	alloc int64
 	opts  DiskOptions
+	// holder names the target in capacity errors ("" for "the target").
+	holder string
 
 	end     atomic.Int64 // highest offset written (or declared by Extend)
 	written atomic.Int64 // bytes actually written (non-zero blocks)
@@ -88,7 +85,7 @@ func OpenDisk(path string, opts DiskOptions) (*Disk, error) {
 }
 
 func openFileDisk(dir string, opts DiskOptions) (*Disk, error) {
-	if err := RemovePartials(dir); err != nil {
+	if err := RemoveLeftovers(dir); err != nil {
 		return nil, err
 	}
 	free, err := freeSpace(dir)
@@ -157,21 +154,6 @@ func zeroRange(f *os.File, off, n int64) error {
 	return nil
 }
 
-// RemovePartials deletes the temporary image files an interrupted import
-// left in dir.
-func RemovePartials(dir string) error {
-	matches, err := filepath.Glob(filepath.Join(dir, partialPattern))
-	if err != nil {
-		return fmt.Errorf("target %s: list partial images: %w", dir, err)
-	}
-	for _, m := range matches {
-		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("target %s: remove partial image: %w", dir, err)
-		}
-	}
-	return nil
-}
-
 // Capacity is the largest image size the target accepts.
 func (d *Disk) Capacity() int64 { return d.limit }
 
@@ -182,7 +164,7 @@ func (d *Disk) Written() int64 { return d.written.Load() }
 // before any data is written, when size exceeds the capacity.
 func (d *Disk) Reserve(size int64) error {
 	if size > d.limit {
-		return capacityError("virtual size", size, d.limit)
+		return capacityError("virtual size", size, d.limit, d.holder)
 	}
 	d.bumpEnd(size)
 	return nil
@@ -201,7 +183,7 @@ func (d *Disk) bumpEnd(end int64) {
 func (d *Disk) WriteAt(p []byte, off int64) (int, error) {
 	end := off + int64(len(p))
 	if off < 0 || end > d.limit {
-		return 0, capacityError("data up to offset", end, d.limit)
+		return 0, capacityError("data up to offset", end, d.limit, d.holder)
 	}
 	n := len(p)
 	wrote := int64(0)
@@ -215,7 +197,7 @@ func (d *Disk) WriteAt(p []byte, off int64) (int, error) {
 		// Write up to the next zero block.
 		w := dataPrefix(p, off)
 		if d.alloc >= 0 && d.written.Load()+wrote+int64(w) > d.alloc {
-			return 0, capacityError("allocated data", d.written.Load()+wrote+int64(w), d.alloc)
+			return 0, capacityError("allocated data", d.written.Load()+wrote+int64(w), d.alloc, d.holder)
 		}
 		if _, err := d.f.WriteAt(p[:w], off); err != nil {
 			return 0, fmt.Errorf("write image at %d: %w", off, err)
