@@ -39,7 +39,7 @@ func TestSpool(t *testing.T) {
 		},
 		{
 			name: "trailing zeros keep the size", limit: 1 << 30,
-			in:       func() io.Reader { return io.MultiReader(bytes.NewReader([]byte("head")), zerosThen(10<<20, nil)) },
+			in: func() io.Reader { return io.MultiReader(bytes.NewReader([]byte("head")), zerosThen(10<<20, nil)) },
 			// The block holding data is written whole.
 			wantSize: 10<<20 + 4, maxAlloc: 64 << 10, wantWritten: blockSize,
 		},
