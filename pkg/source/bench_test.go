@@ -45,7 +45,7 @@ func BenchmarkHTTPRaw(b *testing.B) {
 	b.Cleanup(srv.Close)
 	url := srv.URL + "/disk.img"
 	ctx := context.Background()
-	src, err := New(ctx, url, Options{})
+	src, err := New(ctx, url, Options{Egress: allowLoopback()})
 	if err != nil {
 		b.Fatal(err)
 	}

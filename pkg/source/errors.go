@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/cdi-functions/cdi-functions/pkg/egress"
 )
 
 // Errors a caller can test for with errors.Is. Messages wrap them with the
@@ -26,6 +28,28 @@ var (
 	ErrChanged = errors.New("source changed during the download")
 	// ErrStalled means no byte arrived for the stall timeout.
 	ErrStalled = errors.New("transfer stalled")
+	// ErrNoValidator means a transfer broke on a server whose first answer
+	// carried no validator (a strong ETag or Last-Modified): resuming could
+	// splice two versions of the object, so the transfer must start again
+	// from byte 0. Such a server is also read without ranges.
+	ErrNoValidator = errors.New("server sent no validator (strong ETag or Last-Modified); cannot resume safely, the download must start again")
+	// ErrTooSlow means a transfer stayed below Options.MinRate for
+	// Options.MinRateWindow.
+	ErrTooSlow = errors.New("transfer too slow")
+	// ErrDeadline means the download did not finish within
+	// Options.Deadline. It is final: starting again would take as long.
+	ErrDeadline = errors.New("download deadline exceeded")
+	// ErrRedirect means a redirect was refused: to a scheme other than
+	// http or https, or from https to http. It is final.
+	ErrRedirect = errors.New("redirect refused")
+	// ErrContentEncoding means an HTTP answer carried a Content-Encoding
+	// although the request accepted only identity: its bytes are not the
+	// object's, so they are never taken as the image. It is final.
+	ErrContentEncoding = errors.New("unrequested Content-Encoding")
+	// ErrCredentialsInURL means the source URL (or the S3 endpoint)
+	// carries user info; credentials belong in Options.SecretDir. The
+	// message never repeats them.
+	ErrCredentialsInURL = errors.New("credentials in the URL are not accepted: put them in the Secret (--secret-dir)")
 	// ErrUnsupportedScheme means the URL's scheme is not one New serves.
 	ErrUnsupportedScheme = errors.New("unsupported source scheme (allowed: http://, https://, s3://, file://, a plain path, or - for stdin)")
 )
@@ -87,14 +111,21 @@ func retryAfter(v string, now time.Time) time.Duration {
 }
 
 // Retryable reports whether a failed transfer may succeed if tried again
-// later: network errors, stalls, server-side (5xx, 429, 408) answers after
-// the retries ran out, a drop on a server without ranges, or an object
-// that changed mid-download. Not found, access denied and bad URLs are not.
+// later: network errors, stalls, too slow transfers, server-side (5xx,
+// 429, 408) answers after the retries ran out, a drop on a server without
+// ranges or validators, or an object that changed mid-download. Not found,
+// access denied, bad URLs, an address the egress policy refuses, a refused
+// redirect, an unrequested Content-Encoding and the deadline are not.
 func Retryable(err error) bool {
+	if errors.Is(err, egress.ErrDenied) || errors.Is(err, ErrDeadline) || errors.Is(err, ErrRedirect) ||
+		errors.Is(err, ErrContentEncoding) {
+		return false
+	}
 	if ok, _ := isTransient(err); ok {
 		return true
 	}
-	if errors.Is(err, ErrStalled) || errors.Is(err, ErrNoRanges) || errors.Is(err, ErrChanged) {
+	if errors.Is(err, ErrStalled) || errors.Is(err, ErrNoRanges) || errors.Is(err, ErrNoValidator) ||
+		errors.Is(err, ErrChanged) || errors.Is(err, ErrTooSlow) {
 		return true
 	}
 	// Not net.Error: syscall.Errno satisfies it too, and a missing local

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cdi-functions/cdi-functions/pkg/egress"
 	"github.com/cdi-functions/cdi-functions/pkg/source/sourcetest"
 )
 
@@ -23,14 +25,22 @@ func testData(n int) []byte {
 	return b
 }
 
-// fastOptions are Options with test-sized timeouts.
+// fastOptions are Options with test-sized timeouts and an egress policy
+// that lets the loopback test servers through.
 func fastOptions() Options {
 	return Options{
 		StallTimeout: 300 * time.Millisecond,
 		MaxRetries:   5,
 		BackoffBase:  time.Millisecond,
 		BackoffMax:   20 * time.Millisecond,
+		Egress:       allowLoopback(),
 	}
+}
+
+// allowLoopback is the default egress policy with loopback allowed, where
+// every test server listens.
+func allowLoopback() *egress.Policy {
+	return egress.Default().Allow(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
 }
 
 // readAll opens the whole source and reads it with small reads (Read path).

@@ -10,6 +10,10 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/cdi-functions/cdi-functions/pkg/egress"
 )
 
 // probeBodyLimit is how much of an unwanted body is drained so that its
@@ -27,9 +31,13 @@ type httpSource struct {
 	creds   *credentials
 	certDir string
 	pol     retryPolicy
+	egress  *egress.Policy
 
 	// Learnt by the probe.
-	size         int64
+	size int64
+	// rangeCapable: the server honours byte ranges; ranges: and its
+	// first answer carried a validator, so ranges are used.
+	rangeCapable bool
 	ranges       bool
 	etag         string
 	lastModified string
@@ -44,17 +52,15 @@ func newHTTP(ctx context.Context, u *url.URL, opts Options) (*httpSource, error)
 	}
 	u = cloneURL(u)
 	if u.User != nil {
-		// Credentials in the URL serve when no secret is mounted; either
-		// way they leave the URL so that no message can show them.
-		if creds == nil {
-			pw, _ := u.User.Password()
-			creds = &credentials{user: u.User.Username(), password: pw}
-		}
-		u.User = nil
+		return nil, fmt.Errorf("source %s: %w", displayURL(u), ErrCredentialsInURL)
 	}
-	tr, err := newTransport(opts.CertDir)
+	pol := opts.egressPolicy()
+	tr, err := newTransport(opts.CertDir, pol)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkHost(pol, u); err != nil {
+		return nil, fmt.Errorf("GET %s: %w", displayURL(u), err)
 	}
 	s := &httpSource{
 		url:     u,
@@ -62,9 +68,12 @@ func newHTTP(ctx context.Context, u *url.URL, opts Options) (*httpSource, error)
 		creds:   creds,
 		certDir: opts.CertDir,
 		pol:     opts.policy(),
+		egress:  pol,
 		size:    -1,
 	}
-	s.client = &http.Client{Transport: tr, CheckRedirect: checkRedirect}
+	s.client = &http.Client{Transport: tr, CheckRedirect: s.checkRedirect}
+	ctx, cancel := s.pol.withDeadline(ctx)
+	defer cancel()
 	if err := s.pol.retry(ctx, s.name, s.probe); err != nil {
 		return nil, err
 	}
@@ -98,12 +107,24 @@ func (s *httpSource) Close() error {
 	return nil
 }
 
-func (s *httpSource) resumable() bool { return s.ranges }
+// resumable implements rangeOpener: a transfer resumes only with ranges
+// and a validator, which makes a changed object answer 200 (If-Range)
+// instead of the rest of another version.
+func (s *httpSource) resumable() error {
+	switch {
+	case !s.rangeCapable:
+		return ErrNoRanges
+	case !s.ranges:
+		return ErrNoValidator
+	}
+	return nil
+}
 
 // probe learns size, range support and validators with a one-byte ranged
 // GET: only a 206 with a matching Content-Range proves range support
 // (Accept-Ranges alone does not), and unlike HEAD it also works where a
-// signed URL allows only GET.
+// signed URL allows only GET. Ranges are used only when the answer also
+// carries a validator (see ifRange).
 func (s *httpSource) probe(ctx context.Context) error {
 	resp, err := s.do(ctx, "bytes=0-0", "")
 	if err != nil {
@@ -114,24 +135,35 @@ func (s *httpSource) probe(ctx context.Context) error {
 	cr := resp.Header.Get("Content-Range")
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
+		if err := checkEncoding(what, resp.Header); err != nil {
+			return err
+		}
 		r, ok := parseContentRange(cr)
 		if !ok || r.first != 0 || r.last != 0 {
 			return fmt.Errorf("%s: answered bytes=0-0 with Content-Range %q", what, cr)
 		}
-		s.ranges, s.size = true, r.total
+		s.rangeCapable, s.size = true, r.total
 	case http.StatusOK:
-		s.ranges, s.size = false, resp.ContentLength
+		if err := checkEncoding(what, resp.Header); err != nil {
+			return err
+		}
+		s.rangeCapable, s.size = false, resp.ContentLength
 	case http.StatusRequestedRangeNotSatisfiable:
 		n, ok := parseUnsatisfiedRange(cr)
 		if !ok || n != 0 {
 			return statusError(what, resp, time.Now())
 		}
-		s.ranges, s.size = true, 0 // an empty object
+		s.rangeCapable, s.size = true, 0 // an empty object
 	default:
 		return statusError(what, resp, time.Now())
 	}
 	s.etag = resp.Header.Get("ETag")
 	s.lastModified = resp.Header.Get("Last-Modified")
+	s.ranges = s.rangeCapable && (s.ifRange() != "" || s.size == 0)
+	if s.rangeCapable && !s.ranges {
+		s.pol.log.Info("the server honours ranges but sent no validator (strong ETag or Last-Modified): reading without ranges",
+			zap.String("source", s.name))
+	}
 	return nil
 }
 
@@ -146,6 +178,13 @@ func (s *httpSource) openRange(ctx context.Context, off, end int64) (io.ReadClos
 	resp, err := s.do(ctx, rng, ifRange)
 	if err != nil {
 		return nil, 0, err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusPartialContent:
+		if err := checkEncoding(what, resp.Header); err != nil {
+			drainClose(resp.Body)
+			return nil, 0, err
+		}
 	}
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
@@ -187,6 +226,9 @@ func (s *httpSource) do(ctx context.Context, rng, ifRange string) (*http.Respons
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", s.name, err)
 	}
+	// Any coding is acceptable to a request without Accept-Encoding
+	// (RFC 9110, 12.5.3): ask for the bytes as they are.
+	req.Header.Set("Accept-Encoding", "identity")
 	if rng != "" {
 		req.Header.Set("Range", rng)
 	}
@@ -233,7 +275,7 @@ func (s *httpSource) transportError(err error) error {
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("GET %s: %w", s.name, err)
-	case errors.Is(err, errTooManyRedirects):
+	case errors.Is(err, errTooManyRedirects), errors.Is(err, ErrRedirect), errors.Is(err, egress.ErrDenied):
 		return fmt.Errorf("GET %s: %w", s.name, err)
 	case tlsError(err):
 		return fmt.Errorf("GET %s: TLS verification failed: %w (%s)", s.name, err, tlsHint(s.certDir))
@@ -244,13 +286,27 @@ func (s *httpSource) transportError(err error) error {
 	}
 }
 
-// checkRedirect follows up to DefaultRedirects redirects and keeps the
-// Authorization header only while every hop stays on the first URL's host
-// and port (an upgrade from http to https on the default ports included).
-// Go's own rule keeps it for any port and for subdomains.
-func checkRedirect(req *http.Request, via []*http.Request) error {
+// checkRedirect follows up to DefaultRedirects redirects to http and
+// https URLs, never from https back to http (ErrRedirect otherwise), nor to
+// a literal address the egress policy refuses. It keeps the Authorization
+// header only while every hop stays on the first URL's host and port (an
+// upgrade from http to https on the default ports included). Go's own
+// rule keeps it for any port and for subdomains.
+func (s *httpSource) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= DefaultRedirects {
 		return errTooManyRedirects
+	}
+	prev, next := via[len(via)-1].URL, req.URL
+	switch {
+	case next.Scheme != "http" && next.Scheme != "https":
+		return fmt.Errorf("redirect from %s to %s: only http and https are followed: %w", displayURL(prev), displayURL(next), ErrRedirect)
+	case prev.Scheme == "https" && next.Scheme == "http":
+		return fmt.Errorf("redirect from %s to %s: https is never downgraded to http: %w", displayURL(prev), displayURL(next), ErrRedirect)
+	case next.User != nil:
+		return fmt.Errorf("redirect from %s to %s: %w: %w", displayURL(prev), displayURL(next), ErrCredentialsInURL, ErrRedirect)
+	}
+	if err := checkHost(s.egress, next); err != nil {
+		return fmt.Errorf("redirect to %s: %w", displayURL(next), err)
 	}
 	origin := via[0].URL
 	for _, r := range append(via[1:len(via):len(via)], req) {
@@ -282,6 +338,34 @@ func effectivePort(u *url.URL) string {
 		return "443"
 	}
 	return "80"
+}
+
+// checkEncoding refuses an answer with a Content-Encoding other than
+// identity: the request accepted none, and its bytes are not the object's.
+func checkEncoding(what string, h http.Header) error {
+	for _, v := range h.Values("Content-Encoding") {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return fmt.Errorf("%s: the answer has Content-Encoding %q although the request accepted identity only "+
+					"(serve the file as it is, without compression on the fly): %w", what, v, ErrContentEncoding)
+			}
+		}
+	}
+	return nil
+}
+
+// Redact returns a source for messages: a URL without its user info, and
+// with any query (it may hold a signature such as X-Amz-Signature) and
+// dropped; anything else (a path, "-") unchanged.
+func Redact(source string) string {
+	if !strings.Contains(source, "://") {
+		return source
+	}
+	u, err := url.Parse(source)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return displayURL(u)
 }
 
 // displayURL is u without credentials, and with any query (it may hold a

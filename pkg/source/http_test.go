@@ -209,7 +209,8 @@ func TestHTTPErrors(t *testing.T) {
 		{name: "TLS with another CA", url: tlsSrv.URL, certDir: otherCA.CertDir, wantText: []string{"TLS", otherCA.CertDir}},
 		{name: "server keeps failing", url: down.URL, wantText: []string{"giving up", "503"}},
 		{name: "ftp", url: "ftp://example.invalid/x", wantIs: ErrUnsupportedScheme, wantText: []string{"http://", "s3://", "file://"}},
-		{name: "credentials in URL are not shown", url: "http://bob:hunter2@127.0.0.1:1/x?X-Amz-Signature=abc", wantText: []string{"127.0.0.1:1/x?…"}},
+		{name: "credentials in URL are refused, not shown", url: "http://bob:hunter2@127.0.0.1:1/x?X-Amz-Signature=abc",
+			wantIs: ErrCredentialsInURL, wantText: []string{"http://127.0.0.1:1/x?…", "--secret-dir"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,15 +10,17 @@ import (
 
 // New returns the Source for rawURL:
 //
-//   - http://… and https://… (basic auth from Options.SecretDir, CAs from
-//     Options.CertDir, proxies from the environment);
+//   - http://… and https://… (basic auth from Options.SecretDir, never
+//     from the URL; CAs from Options.CertDir, proxies from the
+//     environment);
 //   - s3://bucket/key (keys from Options.SecretDir, anonymous without);
 //   - file:///path or a plain path;
 //   - "-" or "stdin:" for Options.Stdin.
 //
 // Remote sources are probed once (with retries) to learn Size and Ranges,
 // so a missing object (ErrNotFound) or refused credentials
-// (ErrAccessDenied) show here. Other schemes fail with
+// (ErrAccessDenied) show here, and so does an address the egress policy
+// refuses (egress.ErrDenied). Other schemes fail with
 // ErrUnsupportedScheme. Sources that hold descriptors or connections
 // implement io.Closer.
 func New(ctx context.Context, rawURL string, opts Options) (Source, error) {

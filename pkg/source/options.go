@@ -1,10 +1,14 @@
 package source
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/cdi-functions/cdi-functions/pkg/egress"
 )
 
 // Defaults used when the matching Options field is zero.
@@ -22,6 +26,14 @@ const (
 	DefaultBackoffMax = 30 * time.Second
 	// DefaultRedirects is the number of redirects an HTTP request follows.
 	DefaultRedirects = 10
+	// DefaultMinRate is the slowest transfer tolerated, in bytes per
+	// second, averaged over DefaultMinRateWindow: 10 KiB/s.
+	DefaultMinRate = 10 << 10
+	// DefaultMinRateWindow is how long a transfer is measured before it is
+	// judged too slow.
+	DefaultMinRateWindow = time.Minute
+	// DefaultDeadline bounds a whole download, from New to the last byte.
+	DefaultDeadline = 24 * time.Hour
 	// DefaultS3Region is the signing region used with an S3 endpoint
 	// override when Options.S3Region is empty.
 	DefaultS3Region = "us-east-1"
@@ -59,6 +71,34 @@ type Options struct {
 	// BackoffMax caps one retry delay, Retry-After included. Zero means
 	// DefaultBackoffMax.
 	BackoffMax time.Duration
+	// MinRate is the slowest a transfer may be, in bytes per second,
+	// averaged over MinRateWindow of the time readers spend waiting for
+	// the source (connecting, retrying and receiving; not the time the
+	// caller takes between reads). A slower transfer fails with
+	// ErrTooSlow, so a server that trickles a byte now and then cannot hold
+	// a download forever. Zero means DefaultMinRate; negative means no
+	// minimum.
+	MinRate int64
+	// MinRateWindow is the span MinRate is averaged over. Zero means
+	// DefaultMinRateWindow.
+	MinRateWindow time.Duration
+	// Deadline bounds the whole download, from New until the last byte is
+	// read: afterwards every request and read fails with ErrDeadline. Zero
+	// means DefaultDeadline; negative means none.
+	Deadline time.Duration
+
+	// Egress decides which addresses HTTP(S) and S3 sources may connect
+	// to: it is checked at dial time for every connection (after DNS and
+	// on every redirect), and beforehand for URLs whose host is a literal
+	// address. Through a proxy (HTTP_PROXY, HTTPS_PROXY) the dialer sees
+	// the proxy's address, which must then be allowed, and a host name is
+	// resolved by the proxy, out of the policy's reach. A refusal is final
+	// (Retryable is false) and names the address. Nil means
+	// egress.Default(), which refuses loopback and link-local addresses
+	// (cloud metadata) among others; tests with loopback servers allow
+	// them explicitly.
+	Egress *egress.Policy
+
 	// Logger receives retry and resume notices. Nil means no logging.
 	Logger *zap.Logger
 }
@@ -70,8 +110,17 @@ type retryPolicy struct {
 	base       time.Duration
 	max        time.Duration
 	log        *zap.Logger
+
+	// minRate (bytes/s, 0: none) over rateWindow; see Options.MinRate.
+	minRate    int64
+	rateWindow time.Duration
+	// deadline ends the download (zero: none) with deadlineErr; see
+	// Options.Deadline.
+	deadline    time.Time
+	deadlineErr error
 }
 
+// policy resolves the tuning fields; the deadline starts now.
 func (o Options) policy() retryPolicy {
 	p := retryPolicy{
 		stall:      o.StallTimeout,
@@ -79,6 +128,24 @@ func (o Options) policy() retryPolicy {
 		base:       o.BackoffBase,
 		max:        o.BackoffMax,
 		log:        o.Logger,
+		minRate:    o.MinRate,
+		rateWindow: o.MinRateWindow,
+	}
+	switch {
+	case p.minRate == 0:
+		p.minRate = DefaultMinRate
+	case p.minRate < 0:
+		p.minRate = 0
+	}
+	if p.rateWindow <= 0 {
+		p.rateWindow = DefaultMinRateWindow
+	}
+	if d := o.Deadline; d >= 0 {
+		if d == 0 {
+			d = DefaultDeadline
+		}
+		p.deadline = time.Now().Add(d)
+		p.deadlineErr = fmt.Errorf("the download took longer than %s: %w", d, ErrDeadline)
 	}
 	if p.stall <= 0 {
 		p.stall = DefaultStallTimeout
@@ -102,4 +169,21 @@ func (o Options) policy() retryPolicy {
 		p.log = zap.NewNop()
 	}
 	return p
+}
+
+// withDeadline returns ctx bounded by the download's deadline, whose cause
+// is ErrDeadline.
+func (p *retryPolicy) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.deadline.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadlineCause(ctx, p.deadline, p.deadlineErr)
+}
+
+// egressPolicy is o.Egress, or the default policy.
+func (o Options) egressPolicy() *egress.Policy {
+	if o.Egress == nil {
+		return egress.Default()
+	}
+	return o.Egress
 }

@@ -24,8 +24,9 @@ type rangeOpener interface {
 	// object) and returns the body and how many bytes it should carry (-1
 	// if unknown). Failures worth retrying are wrapped with transient.
 	openRange(ctx context.Context, off, end int64) (io.ReadCloser, int64, error)
-	// resumable reports whether a transfer can be re-opened mid-object.
-	resumable() bool
+	// resumable returns nil if a transfer can be re-opened mid-object,
+	// else why not (ErrNoRanges, ErrNoValidator).
+	resumable() error
 	// String names the object for messages, without credentials.
 	String() string
 }
@@ -34,11 +35,15 @@ type rangeOpener interface {
 // short and stalled transfers by re-opening from the last byte received,
 // with bounded retries. A stall is detected by a timer that runs only
 // while the reader waits on the network (so a slow consumer is not taken
-// for a stalled server) and cancels the attempt's context.
+// for a stalled server) and cancels the attempt's context. The time spent
+// inside Read is metered too: a transfer slower than the policy's minimum
+// rate fails with ErrTooSlow. Everything ends at the download's deadline.
 type resumingReader struct {
-	ctx context.Context
-	src rangeOpener
-	pol *retryPolicy
+	ctx     context.Context // the caller's, bounded by the deadline
+	stopCtx context.CancelFunc
+	src     rangeOpener
+	pol     *retryPolicy
+	rate    rateMeter
 
 	start, off, end int64 // end is exclusive, -1 means the end of the object
 
@@ -56,8 +61,17 @@ type resumingReader struct {
 // openResuming opens [off, end) of src, retrying the first attempt like any
 // other, so that Open reports a missing object or refused credentials.
 func openResuming(ctx context.Context, src rangeOpener, pol *retryPolicy, off, end int64) (*resumingReader, error) {
-	rr := &resumingReader{ctx: ctx, src: src, pol: pol, start: off, off: off, end: end}
-	if err := rr.connect(); err != nil {
+	ctx, stop := pol.withDeadline(ctx)
+	rr := &resumingReader{ctx: ctx, stopCtx: stop, src: src, pol: pol, start: off, off: off, end: end,
+		rate: rateMeter{min: pol.minRate, window: pol.rateWindow}}
+	started := time.Now()
+	err := rr.connect()
+	if err == nil {
+		err = rr.rate.add(0, time.Since(started))
+	}
+	if err != nil {
+		rr.closeBody()
+		stop()
 		return nil, err
 	}
 	return rr, nil
@@ -77,7 +91,7 @@ func (rr *resumingReader) connect() error {
 		stalled := errors.Is(context.Cause(actx), ErrStalled)
 		cancel(context.Canceled)
 		if rr.ctx.Err() != nil {
-			return context.Cause(rr.ctx)
+			return fmt.Errorf("%s: %w", rr.src, context.Cause(rr.ctx))
 		}
 		if stalled {
 			err = transient(fmt.Errorf("%s: no response within %s: %w", rr.src, rr.pol.stall, ErrStalled), 0)
@@ -116,6 +130,18 @@ func (rr *resumingReader) Read(p []byte) (int, error) {
 	if rr.err != nil {
 		return 0, rr.err
 	}
+	started := time.Now()
+	n, err := rr.read(p)
+	if err == nil {
+		if rerr := rr.rate.add(n, time.Since(started)); rerr != nil {
+			return n, rr.finish(fmt.Errorf("%s: at offset %d: %w", rr.src, rr.off, rerr))
+		}
+	}
+	return n, err
+}
+
+// read is Read without the rate meter.
+func (rr *resumingReader) read(p []byte) (int, error) {
 	if rr.end >= 0 {
 		left := rr.end - rr.off
 		if left <= 0 {
@@ -163,8 +189,8 @@ func (rr *resumingReader) Read(p []byte) (int, error) {
 			return n, rr.finish(fmt.Errorf("%s: %w", rr.src, context.Cause(rr.ctx)))
 		}
 		err = fmt.Errorf("%s: transfer broke at offset %d: %w", rr.src, rr.off, err)
-		if !rr.src.resumable() && rr.off > rr.start {
-			return n, rr.finish(fmt.Errorf("%w: %w", err, ErrNoRanges))
+		if why := rr.src.resumable(); why != nil && rr.off > rr.start {
+			return n, rr.finish(fmt.Errorf("%w: %w", err, why))
 		}
 		if berr := rr.backoff(err, 0); berr != nil {
 			return n, rr.finish(berr)
@@ -204,6 +230,7 @@ func (rr *resumingReader) WriteTo(w io.Writer) (int64, error) {
 // Close implements io.Closer.
 func (rr *resumingReader) Close() error {
 	rr.closeBody()
+	rr.stopCtx()
 	if rr.err == nil {
 		rr.err = errClosed
 	}
@@ -213,6 +240,7 @@ func (rr *resumingReader) Close() error {
 // finish ends the reader with err (io.EOF for success).
 func (rr *resumingReader) finish(err error) error {
 	rr.closeBody()
+	rr.stopCtx()
 	rr.err = err
 	return err
 }
@@ -225,4 +253,34 @@ func (rr *resumingReader) closeBody() {
 	_ = rr.body.Close()
 	rr.cancel(context.Canceled)
 	rr.body, rr.actx, rr.cancel, rr.timer = nil, nil, nil, nil
+}
+
+// rateMeter judges the rate of a transfer over windows of the time spent
+// waiting for it.
+type rateMeter struct {
+	min    int64 // bytes per second; 0 means no minimum
+	window time.Duration
+
+	waited time.Duration // in the current window
+	got    int64
+}
+
+// add counts n bytes received in d of waiting, and returns an error
+// wrapping ErrTooSlow once a full window held less than the minimum.
+func (m *rateMeter) add(n int, d time.Duration) error {
+	if m.min <= 0 {
+		return nil
+	}
+	m.waited += d
+	m.got += int64(n)
+	if m.waited < m.window {
+		return nil
+	}
+	rate := float64(m.got) / m.waited.Seconds()
+	if rate < float64(m.min) {
+		return fmt.Errorf("%d bytes in %s (%.0f B/s), below the minimum of %d B/s: %w",
+			m.got, m.waited.Round(time.Millisecond), rate, m.min, ErrTooSlow)
+	}
+	m.waited, m.got = 0, 0
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/cdi-functions/cdi-functions/pkg/egress"
 )
 
 // awsEndpoint is the S3 service used without Options.S3Endpoint.
@@ -35,6 +37,9 @@ type s3Source struct {
 var _ Source = (*s3Source)(nil)
 
 func newS3(ctx context.Context, u *url.URL, opts Options) (*s3Source, error) {
+	if u.User != nil {
+		return nil, fmt.Errorf("source %s: %w", displayURL(u), ErrCredentialsInURL)
+	}
 	bucket, key := u.Host, strings.TrimPrefix(u.Path, "/")
 	if bucket == "" || key == "" {
 		return nil, errors.New("S3 URL must be s3://bucket/key")
@@ -43,7 +48,8 @@ func newS3(ctx context.Context, u *url.URL, opts Options) (*s3Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := newTransport(opts.CertDir)
+	pol := opts.egressPolicy()
+	tr, err := newTransport(opts.CertDir, pol)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +66,14 @@ func newS3(ctx context.Context, u *url.URL, opts Options) (*s3Source, error) {
 	endpoint := awsEndpoint
 	if opts.S3Endpoint != "" {
 		e, err := url.Parse(opts.S3Endpoint)
-		if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" || strings.Trim(e.Path, "/") != "" {
-			return nil, fmt.Errorf("S3 endpoint %q must be http(s)://host[:port]", opts.S3Endpoint)
+		switch {
+		case err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" || strings.Trim(e.Path, "/") != "":
+			return nil, fmt.Errorf("S3 endpoint %q must be http(s)://host[:port]", Redact(opts.S3Endpoint))
+		case e.User != nil:
+			return nil, fmt.Errorf("S3 endpoint %s: %w", displayURL(e), ErrCredentialsInURL)
+		}
+		if err := checkHost(pol, e); err != nil {
+			return nil, fmt.Errorf("S3 endpoint %s: %w", displayURL(e), err)
 		}
 		endpoint, mo.Secure, mo.BucketLookup = e.Host, e.Scheme == "https", minio.BucketLookupPath
 		if mo.Region == "" {
@@ -82,6 +94,8 @@ func newS3(ctx context.Context, u *url.URL, opts Options) (*s3Source, error) {
 		pol:       opts.policy(),
 		size:      -1,
 	}
+	ctx, cancel := s.pol.withDeadline(ctx)
+	defer cancel()
 	if err := s.pol.retry(ctx, s.name, s.stat); err != nil {
 		return nil, err
 	}
@@ -99,7 +113,7 @@ func (s *s3Source) stat(ctx context.Context) error {
 
 // Open implements Source.
 func (s *s3Source) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
-	end, empty, err := resolveRange(s.name, s.size, true, off, length)
+	end, empty, err := resolveRange(s.name, s.size, s.Ranges(), off, length)
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +126,9 @@ func (s *s3Source) Open(ctx context.Context, off, length int64) (io.ReadCloser, 
 // Size implements Source.
 func (s *s3Source) Size() int64 { return s.size }
 
-// Ranges implements Source.
-func (s *s3Source) Ranges() bool { return true }
+// Ranges implements Source: ranges are used when the object has an ETag,
+// which every request then must match (If-Match).
+func (s *s3Source) Ranges() bool { return s.etag != "" }
 
 // String implements Source.
 func (s *s3Source) String() string { return s.name }
@@ -124,7 +139,13 @@ func (s *s3Source) Close() error {
 	return nil
 }
 
-func (s *s3Source) resumable() bool { return true }
+// resumable implements rangeOpener.
+func (s *s3Source) resumable() error {
+	if s.etag == "" {
+		return ErrNoValidator
+	}
+	return nil
+}
 
 // openRange implements rangeOpener. If-Match on the ETag seen by the stat
 // makes a replaced object fail instead of splicing two versions.
@@ -202,7 +223,7 @@ func (s *s3Source) error(what string, err error) error {
 	}
 	var dns *net.DNSError
 	switch {
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded), errors.Is(err, egress.ErrDenied):
 		return fmt.Errorf("%s: %w", what, err)
 	case tlsError(err):
 		return fmt.Errorf("%s: TLS verification failed: %w (%s)", what, err, tlsHint(s.certDir))

@@ -1,6 +1,24 @@
 // Package source opens the places image bytes come from: HTTP(S) servers
 // (with range requests, resume and stall timeouts), S3 object stores, local
 // files and standard input.
+//
+// Remote sources are read defensively, since the URL comes from a user:
+//
+//   - every connection is checked against an egress policy
+//     (Options.Egress, pkg/egress) by the dialer, after DNS resolution and
+//     on every redirect, before it connects; a refusal is final;
+//   - credentials in the URL are refused (ErrCredentialsInURL): they belong
+//     in the mounted Secret;
+//   - redirects go to http or https only and never from https to http
+//     (ErrRedirect);
+//   - requests accept the identity encoding only, and an answer with
+//     another Content-Encoding is refused (ErrContentEncoding);
+//   - ranges and resumes are used only when the first answer carried a
+//     validator (a strong ETag or Last-Modified; an ETag for S3), so two
+//     versions of an object are never spliced (ErrChanged, ErrNoValidator);
+//   - a transfer slower than Options.MinRate fails (ErrTooSlow), and the
+//     whole download ends at Options.Deadline (ErrDeadline);
+//   - URLs in messages and logs carry no user info and no query (Redact).
 package source
 
 import (

@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cdi-functions/cdi-functions/pkg/egress"
 )
 
 // readBufferSize is the transport's socket read buffer. Large reads from a
@@ -61,14 +65,16 @@ func loadCertPool(dir string) (*x509.CertPool, error) {
 
 // newTransport builds the HTTP transport shared by the HTTP and S3
 // sources: proxies from the environment, the cert dir's CAs, HTTP/1.1 (one
-// TCP stream per transfer is faster than HTTP/2 multiplexing for bulk data)
-// and no transparent compression (it would break lengths and ranges).
-func newTransport(certDir string) (*http.Transport, error) {
+// TCP stream per transfer is faster than HTTP/2 multiplexing for bulk data),
+// no transparent compression (it would break lengths and ranges), and the
+// egress policy checking every address the dialer connects to, before it
+// connects.
+func newTransport(certDir string, pol *egress.Policy) (*http.Transport, error) {
 	pool, err := loadCertPool(certDir)
 	if err != nil {
 		return nil, err
 	}
-	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: pol.Control}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
@@ -82,6 +88,17 @@ func newTransport(certDir string) (*http.Transport, error) {
 		ReadBufferSize:        readBufferSize,
 		WriteBufferSize:       64 << 10,
 	}, nil
+}
+
+// checkHost applies the egress policy to u's host when it is a literal
+// address, before any request: with a proxy the dialer sees only the
+// proxy's address. Host names are checked by the dialer once resolved.
+func checkHost(pol *egress.Policy, u *url.URL) error {
+	a, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return nil
+	}
+	return pol.Check(a)
 }
 
 // tlsError reports whether err is a certificate or TLS handshake failure.

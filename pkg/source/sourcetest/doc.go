@@ -13,4 +13,7 @@
 //   - WriteSecretDir, a credentials Secret as the data mover sees it.
 //
 // Everything listens on 127.0.0.0/8 only and is stopped by t.Cleanup.
+// The default egress policy of pkg/source refuses loopback: tests allow it
+// (source.Options.Egress = egress.Default().Allow(127.0.0.0/8), or
+// DATAMOVER_EGRESS_ALLOW=127.0.0.0/8 for the data mover).
 package sourcetest
