@@ -31,7 +31,7 @@ type Config struct {
 	Privileged bool
 	// EgressDeny and EgressAllow are the data mover's egress settings
 	// (comma-separated CIDRs denied on top of its defaults, and allowed
-	// even if denied); empty keeps its defaults.
+	// even if denied; see EgressPolicy); empty keeps its defaults.
 	EgressDeny, EgressAllow string
 }
 
