@@ -138,12 +138,14 @@ func (r *run) layers(ctx context.Context, br *bufio.Reader) (sink, error) {
 		f := image.Detect(head)
 		r.result.Layers = append(r.result.Layers, f)
 		switch {
+		case f == image.HTML:
+			return nil, r.within(image.ErrHTMLPage)
 		case !f.Supported():
 			return nil, image.Unsupported(f)
 		case f.Compressed():
 			dr, err := image.Decompress(f, br)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", describe(r.result.Layers), err)
+				return nil, r.within(err)
 			}
 			defer dr.Close()
 			br = bufio.NewReaderSize(&layerReader{r: dr, layers: r.result.Layers}, bufferSize)
@@ -159,7 +161,7 @@ func (r *run) layers(ctx context.Context, br *bufio.Reader) (sink, error) {
 		case r.req.ContentType == Archive:
 			return nil, fmt.Errorf("content type archive needs a tar archive, but the source is %s", describe(r.result.Layers))
 		case f == image.Qcow2:
-			s, err := r.qcow2Spooled(ctx, br)
+			s, err := r.qcow2Spooled(ctx, br, head)
 			if err != nil {
 				return s, err
 			}
@@ -172,6 +174,16 @@ func (r *run) layers(ctx context.Context, br *bufio.Reader) (sink, error) {
 			return s, finishTars(tarAbove)
 		}
 	}
+}
+
+// within names the layers around the current one in err, if there are
+// any: "inside tar: gzip: invalid header".
+func (r *run) within(err error) error {
+	outer := r.result.Layers[:len(r.result.Layers)-1]
+	if len(outer) == 0 {
+		return err
+	}
+	return fmt.Errorf("inside %s: %w", describe(outer), err)
 }
 
 // finishTars checks that the tar archives the image came from hold

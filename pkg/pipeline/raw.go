@@ -32,9 +32,20 @@ func (r *run) raw(ctx context.Context, rd io.Reader) (sink, error) {
 		d.Abort()
 		return nil, fmt.Errorf("%s is empty: no disk image to import", describe(r.result.Layers))
 	}
-	r.finishDisk(d, n)
+	// qemu sees a raw image as whole 512-byte sectors, the last one padded
+	// with zeros: qemu-img convert -O raw of a 1000-byte file writes 1024
+	// bytes. So does the importer.
+	size := (n + sectorSize - 1) / sectorSize * sectorSize
+	if err := d.Reserve(size); err != nil {
+		d.Abort()
+		return nil, fmt.Errorf("%s is larger than the target: %w", describe(r.result.Layers), err)
+	}
+	r.finishDisk(d, size)
 	return disk{d}, nil
 }
+
+// sectorSize is the unit of a raw image's size, as qemu sees it.
+const sectorSize = 512
 
 // finishDisk records the result of writing an image of size bytes to d.
 func (r *run) finishDisk(d *target.Disk, size int64) {

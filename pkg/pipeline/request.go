@@ -70,4 +70,7 @@ type Result struct {
 	Written int64
 	// SourceBytes is the number of source bytes read.
 	SourceBytes int64
+	// ScratchBytes is the number of bytes stored in scratch space to spool
+	// an image (holes excluded); 0 when nothing was spooled.
+	ScratchBytes int64
 }

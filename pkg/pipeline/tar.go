@@ -18,22 +18,50 @@ type tarLayer struct {
 	layers []image.Format
 }
 
+// GNU tar entry types archive/tar has no names for.
+const (
+	// typeGNUVolume is the volume label GNU tar writes first with --label.
+	typeGNUVolume = 'V'
+	// typeGNUMultiVolume continues a file from the previous volume.
+	typeGNUMultiVolume = 'M'
+)
+
+// isImageEntry reports whether hdr is a regular file with data: the disk
+// image of kubevirt content. Directories, links and empty files (a
+// placeholder, a lock file) before or after it are no image.
+func isImageEntry(hdr *tar.Header) bool {
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeCont:
+		return hdr.Size > 0
+	}
+	return false
+}
+
 // openTarImage positions a tar reader at the archive's disk image: its
-// first regular file.
+// first regular file with data.
 func openTarImage(r io.Reader, layers []image.Format) (*tarLayer, error) {
 	tr := tar.NewReader(r)
-	for {
+	for entries := 0; ; entries++ {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s holds no disk image (no regular file)", describe(layers))
+			if entries == 0 {
+				return nil, fmt.Errorf("%s is an empty archive: no disk image to import", describe(layers))
+			}
+			return nil, fmt.Errorf("%s holds no disk image (no regular file with data)", describe(layers))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", describe(layers), err)
 		}
+		switch hdr.Typeflag {
+		case tar.TypeXGlobalHeader, typeGNUVolume:
+			continue // metadata; a label is free text, not a path
+		case typeGNUMultiVolume:
+			return nil, fmt.Errorf("%s is a continuation volume of a multi-volume archive: import the whole archive", describe(layers))
+		}
 		if _, err := target.CleanEntryName(hdr.Name); err != nil {
 			return nil, err
 		}
-		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeGNUSparse {
+		if isImageEntry(hdr) {
 			return &tarLayer{tr: tr, name: hdr.Name, layers: layers}, nil
 		}
 	}
@@ -51,7 +79,7 @@ func (t *tarLayer) finish() error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", describe(t.layers), err)
 		}
-		if (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeGNUSparse) && hdr.Size > 0 {
+		if isImageEntry(hdr) {
 			return fmt.Errorf("%s holds more than one file (%s, %s): kubevirt content is one disk image; use content type archive to extract a tree",
 				describe(t.layers), t.name, hdr.Name)
 		}
