@@ -63,7 +63,7 @@ func Detect(head []byte) Format {
 		return Gzip
 	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
 		return Xz
-	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}), isZstdSkippable(head):
 		return Zstd
 	case isTar(head), isEmptyTar(head):
 		return Tar
@@ -86,6 +86,13 @@ func Detect(head []byte) Format {
 		return HTML
 	}
 	return Raw
+}
+
+// isZstdSkippable recognises a zstd skippable frame (magic 0x184D2A50 to
+// 0x184D2A5F, little-endian), which pzstd and the seekable format write
+// before the first data frame.
+func isZstdSkippable(head []byte) bool {
+	return len(head) >= 8 && head[0]&0xf0 == 0x50 && bytes.Equal(head[1:4], []byte{0x2a, 0x4d, 0x18})
 }
 
 // tarBlock is the size of a tar header and of the blocks of an archive.

@@ -15,7 +15,7 @@ import (
 
 // TestDetectRealFiles detects files made by the real tools.
 func TestDetectRealFiles(t *testing.T) {
-	tooltest.Need(t, "qemu-img", "gzip", "xz", "zstd", "tar", "bzip2", "genisoimage")
+	tooltest.Need(t, "qemu-img", "gzip", "xz", "zstd", "pzstd", "tar", "bzip2", "genisoimage")
 	dir := t.TempDir()
 	tooltest.Sh(t, dir, `
 head -c 1M /dev/urandom > disk.raw
@@ -29,6 +29,7 @@ tar --format=v7 -cf v7.tar disk.raw; tar --format=oldgnu -cf oldgnu.tar disk.raw
 tar --format=pax -cf pax.tar disk.raw; tar -V "backup of /var 2024" -cf label.tar disk.raw
 tar -cf empty.tar -T /dev/null; tar -b 1 -cf empty-b1.tar -T /dev/null; tar -b 63 -cf empty-b63.tar -T /dev/null
 tar -cf empty.tar.gz -z -T /dev/null
+pzstd -q -p 2 disk.raw -o disk.raw.pz
 mkdir iso && cp disk.raw iso/ && genisoimage -quiet -o disk.iso iso
 head -c 10240 /dev/zero > zeros-10k.raw; head -c 64K /dev/zero > zeros-64k.raw; head -c 1000 /dev/zero > zeros-1000.raw
 `)
@@ -38,6 +39,7 @@ head -c 10240 /dev/zero > zeros-10k.raw; head -c 64K /dev/zero > zeros-64k.raw; 
 		"disk.raw.gz": Gzip, "disk.raw.xz": Xz, "disk.raw.zst": Zstd, "disk.raw.bz2": Bzip2,
 		"disk.tar": Tar, "gnu.tar": Tar, "disk.iso": ISO,
 		"v7.tar": Tar, "oldgnu.tar": Tar, "pax.tar": Tar, "label.tar": Tar,
+		"disk.raw.pz": Zstd, // a skippable frame first
 		"empty.tar": Tar, "empty-b1.tar": Tar, "empty-b63.tar": Tar, "empty.tar.gz": Gzip,
 		// A blank disk is not an empty archive; neither is a run of zeros
 		// that is not whole tar blocks.
@@ -130,6 +132,7 @@ func FuzzDetect(f *testing.F) {
 	f.Add([]byte("\xef\xbb\xbf\n<!doctype html><html>"))
 	f.Add([]byte("  <HTML>"))
 	f.Add([]byte("<!-- x -->"))
+	f.Add([]byte("P*M\x18\x04\x00\x00\x00\xad\x86\x01\x00(\xb5/\xfd"))
 	f.Add(v7Header(func([]byte) {}))
 	f.Add(v7Header(func(h []byte) { copy(h, "backup label"); h[156] = 'V' }))
 	f.Add(make([]byte, 10240))

@@ -73,7 +73,7 @@ func requireOnlyDisk(t *testing.T, dir, want string) {
 // TestImportValidImages imports images that were refused or came out wrong
 // before: each must produce what qemu-img convert -O raw produces.
 func TestImportValidImages(t *testing.T) {
-	tooltest.Need(t, "qemu-img", "qemu-io", "tar", "gzip", "pigz", "xz", "zstd")
+	tooltest.Need(t, "qemu-img", "qemu-io", "tar", "gzip", "pigz", "xz", "zstd", "pzstd")
 	dir := t.TempDir()
 	tooltest.Sh(t, dir, `
 head -c 1000 /dev/urandom > odd.raw
@@ -90,6 +90,8 @@ qemu-img convert -f qcow2 -O raw snap.qcow2 snap.want
 xz -k -T1 snap.qcow2; tar -cf snap.tar snap.qcow2
 # Long gzip header fields.
 pigz -k -c -C "$(head -c 70000 /dev/zero | tr '\0' c)" disk.raw > comment.raw.gz
+# zstd starting with a skippable frame.
+pzstd -q -p 2 disk.raw -o disk.raw.pz
 # The image after a directory, an empty file, a volume label; V7 tar.
 mkdir -p tree/dir && cp disk.raw tree/ && : > tree/empty
 tar -C tree -cf dir-first.tar dir disk.raw
@@ -113,6 +115,7 @@ cp odd.raw tree/odd.img && tar -C tree -cf odd.tar odd.img
 		{file: "snap.qcow2.xz", want: "snap.want", layers: []image.Format{image.Xz, image.Qcow2}},
 		{file: "snap.tar", want: "snap.want", layers: []image.Format{image.Tar, image.Qcow2}},
 		{file: "comment.raw.gz", want: "disk.want", layers: []image.Format{image.Gzip, image.Raw}},
+		{file: "disk.raw.pz", want: "disk.want", layers: []image.Format{image.Zstd, image.Raw}},
 		{file: "dir-first.tar", want: "disk.want", layers: []image.Format{image.Tar, image.Raw}},
 		{file: "empty-first.tar", want: "disk.want", layers: []image.Format{image.Tar, image.Raw}},
 		{file: "dir-empty-first.tar.gz", want: "disk.want", layers: []image.Format{image.Gzip, image.Tar, image.Raw}},
