@@ -39,8 +39,9 @@ head -c 10240 /dev/zero > zeros-10k.raw; head -c 64K /dev/zero > zeros-64k.raw; 
 		"disk.raw.gz": Gzip, "disk.raw.xz": Xz, "disk.raw.zst": Zstd, "disk.raw.bz2": Bzip2,
 		"disk.tar": Tar, "gnu.tar": Tar, "disk.iso": ISO,
 		"v7.tar": Tar, "oldgnu.tar": Tar, "pax.tar": Tar, "label.tar": Tar,
-		"disk.raw.pz": Zstd, // a skippable frame first
-		"empty.tar":   Tar, "empty-b1.tar": Tar, "empty-b63.tar": Tar, "empty.tar.gz": Gzip,
+		"empty.tar": Tar, "empty-b1.tar": Tar, "empty-b63.tar": Tar, "empty.tar.gz": Gzip,
+		// pzstd writes a skippable frame first.
+		"disk.raw.pz": Zstd,
 		// A blank disk is not an empty archive; neither is a run of zeros
 		// that is not whole tar blocks.
 		"zeros-64k.raw": Raw, "zeros-1000.raw": Raw,
