@@ -4,11 +4,14 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -234,6 +237,7 @@ func TestExtractLaterImports(t *testing.T) {
 	require.Error(t, err)
 	outside, _ := os.ReadDir(parent)
 	assert.Len(t, outside, 1, "nothing is written outside the target")
+	requireLinksInside(t, dir)
 }
 
 // TestExtractReplaces: an entry replaces an earlier one of the same name
@@ -331,21 +335,62 @@ func FuzzExtract(f *testing.F) {
 	f.Add(tarOf(f, entry{name: "a", body: "1"}, entry{name: "h", link: "a", typ: tar.TypeLink}, entry{name: "a", link: "h", typ: tar.TypeSymlink}, entry{name: "a", body: "2"}))
 	f.Add(tarOf(f, entry{name: ".extract-1.partial/f", body: "x"}, entry{name: ".disk.img-1.partial", body: "x"}))
 	f.Add(tarOf(f))
+	neighbours := fuzzNeighbours(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parent := t.TempDir()
 		dir := filepath.Join(parent, "target")
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		x, err := Extract(context.Background(), tar.NewReader(bytes.NewReader(data)), dir, ArchiveOptions{Size: 1 << 20, MaxEntries: 1000})
-		if err == nil {
-			_ = x.Publish()
-		}
-		entries, err := os.ReadDir(parent)
-		if err != nil || len(entries) != 1 {
-			t.Fatalf("something was written outside the target: %v", entries)
+		// The input is imported between two imports of links that lead
+		// out of the target if another import's links can be combined
+		// with them ("d" -> "l/.." with "l" -> ".").
+		for _, in := range [][]byte{neighbours, data, neighbours} {
+			x, err := Extract(context.Background(), tar.NewReader(bytes.NewReader(in)), dir, ArchiveOptions{Size: 1 << 20, MaxEntries: 1000})
+			if err == nil {
+				_ = x.Publish()
+			}
+			entries, err := os.ReadDir(parent)
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("something was written outside the target: %v", entries)
+			}
+			requireLinksInside(t, dir)
 		}
 	})
+}
+
+// fuzzNeighbours is an earlier or later import into the directory of a
+// fuzzed one: links a hostile archive would like to find there.
+func fuzzNeighbours(tb testing.TB) []byte {
+	return tarOf(tb,
+		entry{name: "l", link: ".", typ: tar.TypeSymlink},
+		entry{name: "sub/deep/", typ: tar.TypeDir},
+		entry{name: "sub/up", link: "..", typ: tar.TypeSymlink},
+		entry{name: "a", link: "sub/deep", typ: tar.TypeSymlink},
+	)
+}
+
+// requireLinksInside fails if a symbolic link in dir resolves (or would
+// resolve, up to a missing name) outside dir.
+func requireLinksInside(t testing.TB, dir string) {
+	t.Helper()
+	root, err := os.OpenRoot(dir)
+	require.NoError(t, err)
+	defer root.Close()
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink == 0 {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if _, err := root.Stat(rel); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ELOOP) {
+			t.Fatalf("symlink %s leads outside the target: %v", rel, err)
+		}
+		return nil
+	})
+	require.NoError(t, err)
 }
 
 // TestExtractRealTarFormats extracts archives the tar tool writes in every
