@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cdi-functions/cdi-functions/pkg/checksum"
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/pipeline"
 	"github.com/cdi-functions/cdi-functions/pkg/progress"
 	"github.com/cdi-functions/cdi-functions/pkg/source"
@@ -31,6 +32,11 @@ type importFlags struct {
 	checksum    string
 	maxRetries  int
 	stall       time.Duration
+	minRate     string
+	rateWindow  time.Duration
+	deadline    time.Duration
+	egressDeny  string
+	egressAllow string
 }
 
 // envPrefix starts the name of every environment variable the data mover
@@ -54,6 +60,11 @@ func (f *importFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.checksum, "checksum", "", "expected digest of the source bytes, ALG:HEX with ALG md5, sha1, sha256 or sha512")
 	fs.IntVar(&f.maxRetries, "max-retries", source.DefaultMaxRetries, "consecutive failed attempts without progress before a transfer gives up")
 	fs.DurationVar(&f.stall, "stall-timeout", source.DefaultStallTimeout, "how long a transfer may receive nothing before it is resumed")
+	fs.StringVar(&f.minRate, "min-rate", "10Ki", "slowest tolerated transfer, bytes per second over --min-rate-window (a quantity such as 10Ki; 0: no minimum)")
+	fs.DurationVar(&f.rateWindow, "min-rate-window", source.DefaultMinRateWindow, "the span the minimum rate is averaged over")
+	fs.DurationVar(&f.deadline, "deadline", source.DefaultDeadline, "bound of the whole download (0: none)")
+	fs.StringVar(&f.egressDeny, "egress-deny", "", "CIDRs or addresses (comma- or space-separated) not to connect to, on top of loopback, link-local and cloud metadata")
+	fs.StringVar(&f.egressAllow, "egress-allow", "", "CIDRs or addresses to connect to even if denied; loopback, link-local or metadata only when listed inside those ranges")
 }
 
 // fromEnv sets every flag not given on the command line from its
@@ -73,12 +84,11 @@ func fromEnv(fs *flag.FlagSet, given map[string]bool, getenv func(string) string
 	return err
 }
 
-func importCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stderr io.Writer) int {
+// importFlagSet is the import command's flag set, filling f and rf.
+func importFlagSet(f *importFlags, rf *reportFlags, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("datamover import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var f importFlags
 	f.register(fs)
-	var rf reportFlags
 	rf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: datamover import --source URL --target PATH [flags]\n\nflags (environment variable in brackets):\n")
@@ -86,19 +96,40 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 			fmt.Fprintf(stderr, "  --%s [%s]\n    \t%s\n", fl.Name, envName(fl.Name), fl.Usage)
 		})
 	}
+	return fs
+}
+
+// parseImport reads the import command's flags from args and, for those
+// not given there, the environment. flag.ErrHelp means help was asked for.
+func parseImport(args []string, getenv func(string) string, stderr io.Writer) (importFlags, reportFlags, error) {
+	var f importFlags
+	var rf reportFlags
+	fs := importFlagSet(&f, &rf, stderr)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+		return f, rf, err
 	}
 	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-	if err := fromEnv(fs, given, getenv); err != nil {
+	return f, rf, fromEnv(fs, given, getenv)
+}
+
+func importCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stderr io.Writer) int {
+	f, rf, err := parseImport(args, getenv, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case err != nil:
+		// After the flag package's usage, if it refused: the last line
+		// is the error.
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitUsage
 	}
 	req, err := f.request(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitUsage
+	}
+	opts, err := f.sourceOptions(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitUsage
@@ -112,7 +143,7 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	if rep != nil {
 		req.Progress, stopProgress = rep.progress(ctx)
 	}
-	res, err := f.run(ctx, req, stdin)
+	res, err := f.run(ctx, req, opts)
 	if stopProgress != nil {
 		stopProgress()
 	}
@@ -124,17 +155,48 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintf(stderr, "error: %s\n", oneLine(err))
 		return exitCodeFor(err)
 	}
+	// Redacted: the URL may carry a signature in its query.
 	fmt.Fprintf(stderr, "imported %s (%s) to %s: %s, %s stored\n",
-		f.source, layerList(res), res.Path, progress.Bytes(res.Size), progress.Bytes(res.Written))
+		source.Redact(f.source), layerList(res), res.Path, progress.Bytes(res.Size), progress.Bytes(res.Written))
 	return exitOK
 }
 
-// run opens the source and runs the import.
-func (f *importFlags) run(ctx context.Context, req pipeline.Request, stdin io.Reader) (pipeline.Result, error) {
-	src, err := source.New(ctx, f.source, source.Options{
+// sourceOptions validates the source settings into source.Options: the
+// egress policy (datapod.EgressPolicy of --egress-deny and --egress-allow),
+// the minimum rate and the deadline.
+func (f *importFlags) sourceOptions(stdin io.Reader) (source.Options, error) {
+	pol, err := datapod.EgressPolicy(f.egressDeny, f.egressAllow)
+	if err != nil {
+		return source.Options{}, err
+	}
+	opts := source.Options{
 		SecretDir: f.secretDir, CertDir: f.certDir, S3Endpoint: f.s3Endpoint, Stdin: stdin,
-		MaxRetries: f.maxRetries, StallTimeout: f.stall,
-	})
+		MaxRetries: f.maxRetries, StallTimeout: f.stall, Egress: pol,
+		MinRateWindow: f.rateWindow, Deadline: f.deadline,
+	}
+	switch f.minRate {
+	case "0":
+		opts.MinRate = -1
+	default:
+		if opts.MinRate, err = parseSize(f.minRate); err != nil {
+			return source.Options{}, fmt.Errorf("--min-rate: %w", err)
+		}
+	}
+	if f.rateWindow <= 0 {
+		return source.Options{}, fmt.Errorf("--min-rate-window %s: want a positive duration", f.rateWindow)
+	}
+	switch {
+	case f.deadline < 0:
+		return source.Options{}, fmt.Errorf("--deadline %s: want a positive duration, or 0 for none", f.deadline)
+	case f.deadline == 0:
+		opts.Deadline = -1
+	}
+	return opts, nil
+}
+
+// run opens the source and runs the import.
+func (f *importFlags) run(ctx context.Context, req pipeline.Request, opts source.Options) (pipeline.Result, error) {
+	src, err := source.New(ctx, f.source, opts)
 	if err != nil {
 		return pipeline.Result{}, err
 	}

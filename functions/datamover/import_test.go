@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/source/sourcetest"
 )
 
@@ -29,8 +31,13 @@ type outcome struct {
 
 func (inv invocation) run(t *testing.T) outcome {
 	t.Helper()
+	// The test servers listen on loopback, which the default egress
+	// policy refuses: allow it unless the test sets the variable itself
+	// (to "" for the default policy).
+	env := map[string]string{datapod.EnvEgressAllow: "127.0.0.0/8"}
+	maps.Copy(env, inv.env)
 	var stderr bytes.Buffer
-	code := run(context.Background(), inv.args, func(k string) string { return inv.env[k] }, bytes.NewReader(inv.stdin), &stderr)
+	code := run(context.Background(), inv.args, func(k string) string { return env[k] }, bytes.NewReader(inv.stdin), &stderr)
 	return outcome{code: code, stderr: stderr.String()}
 }
 

@@ -72,7 +72,8 @@ func dataPod(c *corev1.PersistentVolumeClaim) *corev1.Pod {
 	return datapod.ImportPod(c, req, testConfig)
 }
 
-var testConfig = datapod.Config{Image: "datamover:test", Sink: "http://cdi-updater.cdi.svc.cluster.local", PullPolicy: corev1.PullIfNotPresent}
+var testConfig = datapod.Config{Image: "datamover:test", Sink: "http://cdi-updater.cdi.svc.cluster.local", PullPolicy: corev1.PullIfNotPresent,
+	EgressDeny: "10.96.0.0/12, 10.244.0.0/16", EgressAllow: "10.96.0.80"}
 
 // fail makes verb on resource answer err.
 func fail(verb, resource string, err error) func(*fake.Clientset) {
@@ -104,7 +105,9 @@ func newFixture(t *testing.T, objects []runtime.Object, reactors ...func(*fake.C
 	}
 	meter := functest.NewMeter()
 	rec := record.New(kube, "cdi-importer", "cdi-functions.io/importer", "cdi-importer-0", func() time.Time { return testTime })
-	imp, err := newImporter(kube, testConfig, eventSourceUser, validate, rec, report, meter)
+	pol, err := datapod.EgressPolicy(testConfig.EgressDeny, testConfig.EgressAllow)
+	require.NoError(t, err)
+	imp, err := newImporter(kube, testConfig, eventSourceUser, validator(pol), rec, report, meter)
 	require.NoError(t, err)
 	f.importer = imp
 	f.srv = functest.Serve(t, "importer", imp.Handle, tokens, meter)
@@ -164,7 +167,9 @@ func TestHandle(t *testing.T) {
 		wantPodFor *corev1.PersistentVolumeClaim
 		// wantReason is the reason of the one Warning Event on the claim
 		// and of the report to the updater.
-		wantReason  string
+		wantReason string
+		// wantMessage is the Event's message, if the test checks it.
+		wantMessage string
 		wantOutcome string
 	}{
 		{
@@ -260,6 +265,54 @@ func TestHandle(t *testing.T) {
 			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("https://admin:pw@images.example/disk.img"))),
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
 			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+		},
+		{
+			name:     "endpoint at the cloud metadata address: Failed before any pod",
+			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("http://169.254.169.254/latest/meta-data/"))},
+			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("http://169.254.169.254/latest/meta-data/"))),
+			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
+			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantMessage: "cannot import: annotation cdi.kubevirt.io/storage.import.endpoint: 169.254.169.254 is link-local (cloud metadata): refused by the egress policy",
+		},
+		{
+			name:     "endpoint at an IPv4-mapped loopback address",
+			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("https://[::ffff:127.0.0.1]:8443/disk.img"))},
+			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("https://[::ffff:127.0.0.1]:8443/disk.img"))),
+			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
+			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantMessage: "cannot import: annotation cdi.kubevirt.io/storage.import.endpoint: ::ffff:127.0.0.1 is loopback: refused by the egress policy",
+		},
+		{
+			name:     "endpoint in a denied cluster network",
+			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.1:443/api"))},
+			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.1:443/api"))),
+			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
+			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantMessage: "cannot import: annotation cdi.kubevirt.io/storage.import.endpoint: 10.96.0.1 is in 10.96.0.0/12 (DATAMOVER_EGRESS_DENY): refused by the egress policy",
+		},
+		{
+			name: "S3 endpoint at a link-local address",
+			objects: []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("s3://images/disk.img"),
+				gen.WithAnnotation(annotations.S3Endpoint, "http://[fe80::1%25eth0]:9000"))},
+			event: requested(t, gen.ImportClaim("c", gen.WithEndpoint("s3://images/disk.img"),
+				gen.WithAnnotation(annotations.S3Endpoint, "http://[fe80::1%25eth0]:9000"))),
+			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
+			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantMessage: "cannot import: annotation cdi.kubevirt.io/storage.import.s3Endpoint: fe80::1%eth0 is link-local: refused by the egress policy",
+		},
+		{
+			name:     "the allowed in-cluster image server",
+			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.80/disk.img"))},
+			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.80/disk.img"))),
+			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c"), createPod("c")},
+			wantPodFor: gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.80/disk.img")), wantOutcome: outcomeCreated,
+		},
+		{
+			name:     "a host name is not resolved by the importer",
+			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("http://metadata.google.internal/computeMetadata/v1/"))},
+			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("http://metadata.google.internal/computeMetadata/v1/"))),
+			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c"), createPod("c")},
+			wantPodFor: gen.ImportClaim("c", gen.WithEndpoint("http://metadata.google.internal/computeMetadata/v1/")), wantOutcome: outcomeCreated,
 		},
 		{
 			name:     "unsupported scheme",
@@ -400,6 +453,9 @@ func TestHandle(t *testing.T) {
 				assert.Equal(t, corev1.EventTypeWarning, evs[0].Type)
 				assert.Equal(t, "PersistentVolumeClaim", evs[0].InvolvedObject.Kind)
 				assert.NotEmpty(t, evs[0].Message)
+				if tt.wantMessage != "" {
+					assert.Equal(t, tt.wantMessage, evs[0].Message)
+				}
 				// Reported to the updater too: Failed when no later event
 				// can fix it, Pending while it waits.
 				require.Len(t, f.reported, 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
+	"github.com/cdi-functions/cdi-functions/pkg/egress"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
 	"github.com/cdi-functions/cdi-functions/pkg/record"
@@ -51,9 +53,10 @@ const (
 	EnvMemoryLimit   = "DATAMOVER_MEMORY_LIMIT"
 	// EnvEgressDeny and EnvEgressAllow are handed to the data pods
 	// (datapod.EnvEgressDeny, datapod.EnvEgressAllow): CIDRs the data mover
-	// refuses to connect to on top of its defaults (link-local and
-	// loopback), and CIDRs it may reach even so. The importer refuses
-	// endpoints whose host is a literal address the policy denies.
+	// refuses to connect to on top of its defaults (loopback, link-local,
+	// cloud metadata, unspecified), and CIDRs it may reach even so. The
+	// importer builds the same policy (datapod.EgressPolicy) and refuses
+	// endpoints whose host is a literal address it denies.
 	EnvEgressDeny  = datapod.EnvEgressDeny
 	EnvEgressAllow = datapod.EnvEgressAllow
 )
@@ -76,16 +79,53 @@ func newHandler(ctx context.Context, env function.Env) (function.Handler, error)
 	if err != nil {
 		return nil, err
 	}
-	imp, err := newImporter(env.Kube, cfg, env.ComponentUser(auth.EventSourceAccount), validate, rec, status, env.Meter)
+	pol, err := datapod.EgressPolicy(cfg.EgressDeny, cfg.EgressAllow)
+	if err != nil {
+		return nil, err
+	}
+	imp, err := newImporter(env.Kube, cfg, env.ComponentUser(auth.EventSourceAccount), validator(pol), rec, status, env.Meter)
 	if err != nil {
 		return nil, err
 	}
 	return imp.Handle, nil
 }
 
-// validate checks a request before any pod exists.
-func validate(r annotations.ImportRequest) error {
-	return r.Validate()
+// validator returns the check of a request before any pod exists: the
+// annotations' own rules (annotations.ImportRequest.Validate), then the
+// egress policy pol for the endpoint and the S3 endpoint when their host is
+// a literal address. Host names are not resolved here (an answer may
+// change by the time the pod runs): the data mover checks every address
+// it connects to. Each refusal names its annotation and the address.
+func validator(pol *egress.Policy) func(annotations.ImportRequest) error {
+	return func(r annotations.ImportRequest) error {
+		if err := r.Validate(); err != nil {
+			return err
+		}
+		var errs []error
+		for _, e := range []struct{ annotation, url string }{
+			{annotations.Endpoint, r.Endpoint},
+			{annotations.S3Endpoint, r.S3Endpoint},
+		} {
+			if err := checkLiteralHost(pol, e.url); err != nil {
+				errs = append(errs, &annotations.InvalidError{Annotation: e.annotation, Problem: err.Error()})
+			}
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// checkLiteralHost applies pol to the host of the http(s) URL raw when it
+// is a literal address (an s3:// URL's host is a bucket).
+func checkLiteralHost(pol *egress.Policy, raw string) error {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil
+	}
+	a, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return nil
+	}
+	return pol.Check(a)
 }
 
 // configFromEnv reads the data pods' configuration.
@@ -122,8 +162,14 @@ func configFromEnv(getenv func(string) string) (datapod.Config, error) {
 			errs = append(errs, fmt.Errorf("data pod sink: %w", err))
 		}
 	}
+	pol, err := datapod.EgressPolicy(cfg.EgressDeny, cfg.EgressAllow)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if cfg.S3Endpoint != "" {
 		if err := checkURL(cfg.S3Endpoint); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvS3Endpoint, err))
+		} else if err := checkLiteralHost(pol, cfg.S3Endpoint); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", EnvS3Endpoint, err))
 		}
 	}

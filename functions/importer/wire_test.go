@@ -86,6 +86,25 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "bad sink", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_SINK": "cdi-updater"}, wantErr: "data pod sink"},
 		{name: "bad S3 endpoint", env: map[string]string{"DATAMOVER_IMAGE": "i", "S3_ENDPOINT": "minio:9000"}, wantErr: "S3_ENDPOINT"},
 		{name: "bad scratch size", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_SCRATCH_SIZE": "-1Gi"}, wantErr: "DATAMOVER_SCRATCH_SIZE"},
+		{
+			name: "egress settings",
+			env:  map[string]string{"DATAMOVER_IMAGE": "img", "DATAMOVER_EGRESS_DENY": "10.96.0.0/12,10.244.0.0/16", "DATAMOVER_EGRESS_ALLOW": "10.96.0.80/32"},
+			check: func(t *testing.T, c configView) {
+				assert.Equal(t, "10.96.0.0/12,10.244.0.0/16", c.egressDeny, "handed to the data pods as they are")
+				assert.Equal(t, "10.96.0.80/32", c.egressAllow)
+			},
+		},
+		{name: "bad egress deny", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_EGRESS_DENY": "10.96.0.0/12,kubernetes.default"},
+			wantErr: `DATAMOVER_EGRESS_DENY: item 2 "kubernetes.default": not an IP address or CIDR`},
+		{name: "bad egress allow", env: map[string]string{"DATAMOVER_IMAGE": "i", "DATAMOVER_EGRESS_ALLOW": "10.96.0.80/33"},
+			wantErr: `DATAMOVER_EGRESS_ALLOW: item 1 "10.96.0.80/33": not a CIDR`},
+		{name: "default S3 endpoint refused by the egress policy", env: map[string]string{"DATAMOVER_IMAGE": "i", "S3_ENDPOINT": "http://169.254.169.254:9000"},
+			wantErr: "S3_ENDPOINT: 169.254.169.254 is link-local (cloud metadata): refused by the egress policy"},
+		{name: "default S3 endpoint in a denied network", env: map[string]string{"DATAMOVER_IMAGE": "i", "S3_ENDPOINT": "http://10.96.0.9:9000",
+			"DATAMOVER_EGRESS_DENY": "10.96.0.0/12"}, wantErr: "S3_ENDPOINT: 10.96.0.9 is in 10.96.0.0/12"},
+		{name: "default S3 endpoint allowed", env: map[string]string{"DATAMOVER_IMAGE": "i", "S3_ENDPOINT": "http://10.96.0.9:9000",
+			"DATAMOVER_EGRESS_DENY": "10.96.0.0/12", "DATAMOVER_EGRESS_ALLOW": "10.96.0.9"},
+			check: func(t *testing.T, c configView) { assert.Equal(t, "http://10.96.0.9:9000", c.s3) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +114,8 @@ func TestConfigFromEnv(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			v := configView{image: cfg.Image, sink: cfg.Sink, pull: cfg.PullPolicy, s3: cfg.S3Endpoint, privileged: cfg.Privileged}
+			v := configView{image: cfg.Image, sink: cfg.Sink, pull: cfg.PullPolicy, s3: cfg.S3Endpoint, privileged: cfg.Privileged,
+				egressDeny: cfg.EgressDeny, egressAllow: cfg.EgressAllow}
 			if res := cfg.Resources; !equalResources(res, datapod.DefaultResources()) {
 				v.resources = list(res.Requests) + " / " + list(res.Limits)
 			}
@@ -110,6 +130,7 @@ func TestConfigFromEnv(t *testing.T) {
 // configView is a comparable summary of a datapod.Config.
 type configView struct {
 	image, sink, s3, scratch string
+	egressDeny, egressAllow  string
 	pull                     corev1.PullPolicy
 	privileged               bool
 	// resources is "requests / limits" when they are not the defaults.
