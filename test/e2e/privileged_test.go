@@ -77,7 +77,9 @@ func setImporterEnv(t *testing.T, name, value string) {
 	waitRollout(t, d)
 }
 
-// waitRollout waits until every replica of d runs its latest template.
+// waitRollout waits until every replica of d runs its latest template and
+// the old pods are gone: a terminating pod still answers requests while it
+// drains, with its old settings.
 func waitRollout(t *testing.T, d *appsv1.Deployment) {
 	t.Helper()
 	eventually(t, 3*time.Minute, "rollout of "+d.Name, func(ctx context.Context) (bool, error) {
@@ -87,6 +89,17 @@ func waitRollout(t *testing.T, d *appsv1.Deployment) {
 		}
 		want := *cur.Spec.Replicas
 		s := cur.Status
-		return s.ObservedGeneration >= cur.Generation && s.UpdatedReplicas == want && s.AvailableReplicas == want && s.Replicas == want, nil
+		if s.ObservedGeneration < cur.Generation || s.UpdatedReplicas != want || s.AvailableReplicas != want || s.Replicas != want {
+			return false, nil
+		}
+		sel, err := metav1.LabelSelectorAsSelector(cur.Spec.Selector)
+		if err != nil {
+			return false, err
+		}
+		pods, err := e2e.client.CoreV1().Pods(cur.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return false, err
+		}
+		return int32(len(pods.Items)) == want, nil
 	})
 }
