@@ -44,7 +44,9 @@ FUZZ_TARGETS := \
 	./pkg/image:FuzzDetect:100000 \
 	./pkg/image/qcow2:FuzzOpenConvert:30000 \
 	./pkg/image/xz:FuzzReader:6000 \
-	./pkg/target:FuzzExtract:1000
+	./pkg/target:FuzzExtract:1000 \
+	./pkg/egress:FuzzParse:100000 \
+	./pkg/annotations:FuzzValidate:50000
 
 fuzz: ## run each fuzz target for its iteration count (times FUZZ_SCALE)
 	@set -e; for t in $(FUZZ_TARGETS); do \
