@@ -1,11 +1,8 @@
 package main
 
 import (
-	"errors"
-	"net"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,42 +13,11 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/source/sourcetest"
 )
 
-// untouched is a loopback listener that must see no connection. It never
-// accepts: a connection would wait in its backlog.
-type untouched struct {
-	l    *net.TCPListener
-	port string
-}
-
-func newUntouched(t *testing.T) *untouched {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = l.Close() })
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return &untouched{l: l.(*net.TCPListener), port: port}
-}
-
-// requireUntouched fails if a connection reached the listener: a connect
-// puts it in the backlog before the dialer returns, and an Accept with an
-// expired deadline finds it there.
-func (u *untouched) requireUntouched(t *testing.T) {
-	t.Helper()
-	require.NoError(t, u.l.SetDeadline(time.Now()))
-	c, err := u.l.Accept()
-	if err == nil {
-		_ = c.Close()
-		t.Fatal("a connection reached a listener the egress policy protects")
-	}
-	var ne net.Error
-	require.True(t, errors.As(err, &ne) && ne.Timeout(), "accept: %v", err)
-}
-
 // TestImportEgress: an address the egress policy refuses ends the import
 // at once with the permanent exit status, a message naming the address,
 // a permanent failure event, and no connection made.
 func TestImportEgress(t *testing.T) {
-	target := newUntouched(t)
+	target := sourcetest.NewUntouched(t)
 	tests := []struct {
 		name string
 		url  string
@@ -63,9 +29,9 @@ func TestImportEgress(t *testing.T) {
 		{name: "cloud metadata, even with everything allowed", url: "http://169.254.169.254/latest/",
 			env:  map[string]string{datapod.EnvEgressAllow: "0.0.0.0/0,::/0"},
 			want: "169.254.169.254 is link-local (cloud metadata): refused by the egress policy"},
-		{name: "loopback, default policy", url: "http://127.0.0.1:" + target.port + "/disk.img", env: map[string]string{datapod.EnvEgressAllow: ""},
+		{name: "loopback, default policy", url: "http://127.0.0.1:" + target.Port + "/disk.img", env: map[string]string{datapod.EnvEgressAllow: ""},
 			want: "127.0.0.1 is loopback: refused by the egress policy"},
-		{name: "loopback by name, refused at dial time", url: "http://localhost:" + target.port + "/disk.img",
+		{name: "loopback by name, refused at dial time", url: "http://localhost:" + target.Port + "/disk.img",
 			env: map[string]string{datapod.EnvEgressAllow: "127.0.0.2/32"}, want: "is loopback: refused by the egress policy"},
 		{name: "S3 endpoint", url: "s3://images/disk.img", env: map[string]string{datapod.EnvS3Endpoint: "http://[fe80::1]:9000"},
 			want: "fe80::1 is link-local: refused by the egress policy"},
@@ -91,7 +57,7 @@ func TestImportEgress(t *testing.T) {
 			assert.Equal(t, reason.ImportFailed, p.Reason)
 			assert.True(t, p.Permanent, "restarting cannot help")
 			assert.Contains(t, p.Message, tt.want)
-			target.requireUntouched(t)
+			target.RequireUntouched(t)
 		})
 	}
 }
