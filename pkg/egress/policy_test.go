@@ -2,7 +2,6 @@ package egress
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -157,12 +156,17 @@ func TestControlWithDialer(t *testing.T) {
 	var denied *DeniedError
 	require.ErrorAs(t, err, &denied)
 	assert.Equal(t, "127.0.0.1", denied.Addr.String())
-	// A connect would have completed the handshake into the backlog
-	// before DialContext returned; an expired deadline only reports it.
-	require.NoError(t, tl.SetDeadline(time.Now()))
-	_, err = tl.Accept()
-	var ne net.Error
-	require.True(t, errors.As(err, &ne) && ne.Timeout(), "no connection reached the listener: %v", err)
+	// A connect would have completed its handshake into the backlog
+	// before DialContext returned, so a sentinel connected now must be the
+	// first one accepted (the backlog is first in, first out).
+	sentinel, err := net.Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	defer sentinel.Close()
+	require.NoError(t, tl.SetDeadline(time.Now().Add(5*time.Second)))
+	first, err := tl.Accept()
+	require.NoError(t, err)
+	assert.Equal(t, sentinel.LocalAddr().String(), first.RemoteAddr().String(), "no connection reached the listener before the sentinel")
+	require.NoError(t, first.Close())
 
 	// "localhost" resolves to a loopback address, refused at dial time.
 	_, port, _ := net.SplitHostPort(l.Addr().String())

@@ -1,7 +1,6 @@
 package sourcetest
 
 import (
-	"errors"
 	"net"
 	"testing"
 	"time"
@@ -29,21 +28,32 @@ func NewUntouched(tb testing.TB) *Untouched {
 	return &Untouched{l: l.(*net.TCPListener), Port: port}
 }
 
-// RequireUntouched fails the test if a connection reached the listener. A
-// connect completes the handshake into the backlog before the dialer
-// returns, so an Accept with an expired deadline finds it.
+// RequireUntouched fails the test if a connection reached the listener.
+// A refused dial never connects; any connect completes its handshake into
+// the listener's backlog before the dialer returns. So a sentinel
+// connection made now must be the first one accepted (the backlog is first
+// in, first out): anything accepted before it came from the code under
+// test.
 func (u *Untouched) RequireUntouched(tb testing.TB) {
 	tb.Helper()
-	if err := u.l.SetDeadline(time.Now()); err != nil {
+	sentinel, err := net.DialTimeout("tcp", u.l.Addr().String(), 5*time.Second)
+	if err != nil {
+		tb.Fatalf("sentinel connection: %v", err)
+	}
+	defer sentinel.Close()
+	if err := u.l.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		tb.Fatalf("set deadline: %v", err)
 	}
-	c, err := u.l.Accept()
-	if err == nil {
+	for {
+		c, err := u.l.Accept()
+		if err != nil {
+			tb.Fatalf("accept the sentinel: %v", err)
+		}
+		from := c.RemoteAddr().String()
 		_ = c.Close()
-		tb.Fatal("a connection reached the listener the egress policy protects")
-	}
-	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() {
-		tb.Fatalf("accept: %v", err)
+		if from == sentinel.LocalAddr().String() {
+			return
+		}
+		tb.Errorf("a connection from %s reached the listener the egress policy protects", from)
 	}
 }
