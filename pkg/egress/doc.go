@@ -13,7 +13,8 @@
 //
 // IPv4-mapped IPv6 addresses (::ffff:169.254.169.254) are judged as the
 // IPv4 address they carry, and so are NAT64 addresses of the well-known
-// prefix 64:ff9b::/96.
+// prefix 64:ff9b::/96 and of the local-use range 64:ff9b:1::/48 (taken as
+// carrying the IPv4 address in their last 32 bits, as its /96 translators do).
 //
 // Deny adds ranges, such as the API server's address and the cluster's
 // Service and pod networks. Allow adds exceptions, such as an in-cluster

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"syscall"
 )
 
@@ -44,6 +45,8 @@ var builtins = []rule{
 	{prefix: netip.MustParsePrefix("169.254.169.254/32"), reason: "link-local (cloud metadata)", builtin: true},
 	{prefix: netip.MustParsePrefix("fd00:ec2::254/128"), reason: "a cloud metadata address (AWS, IPv6)", builtin: true},
 	{prefix: netip.MustParsePrefix("100.100.100.200/32"), reason: "a cloud metadata address (Alibaba Cloud)", builtin: true},
+	{prefix: netip.MustParsePrefix("fd20:ce::254/128"), reason: "a cloud metadata address (Google Cloud, IPv6)", builtin: true},
+	{prefix: netip.MustParsePrefix("168.63.129.16/32"), reason: "a cloud platform address (Azure WireServer)", builtin: true},
 	{prefix: netip.MustParsePrefix("127.0.0.0/8"), reason: "loopback", builtin: true},
 	{prefix: netip.MustParsePrefix("::1/128"), reason: "loopback", builtin: true},
 	{prefix: netip.MustParsePrefix("169.254.0.0/16"), reason: "link-local", builtin: true},
@@ -52,9 +55,10 @@ var builtins = []rule{
 	{prefix: netip.MustParsePrefix("::/128"), reason: "unspecified (this host)", builtin: true},
 }
 
-// nat64 is the well-known NAT64 prefix (RFC 6052): its addresses reach the
-// IPv4 address in their last 32 bits.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+// nat64 are the NAT64 prefixes: the well-known one (RFC 6052) and the
+// local-use range (RFC 8215), whose translators use a /96 inside it in
+// practice. Their addresses reach the IPv4 address in their last 32 bits.
+var nat64 = []netip.Prefix{netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("64:ff9b:1::/48")}
 
 // Policy decides which addresses may be connected to. The zero value, like
 // a nil *Policy, is the Default policy. Configure a Policy with Deny and
@@ -106,7 +110,7 @@ func (p *Policy) Check(addr netip.Addr) error {
 	if reason, denied := p.judge(a); denied {
 		return &DeniedError{Addr: addr, Reason: reason}
 	}
-	if nat64.Contains(a) {
+	if slices.ContainsFunc(nat64, func(n netip.Prefix) bool { return n.Contains(a) }) {
 		b := a.As16()
 		v4 := netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
 		if reason, denied := p.judge(v4); denied {

@@ -47,6 +47,12 @@ func TestCheck(t *testing.T) {
 		{name: "NAT64 metadata", addr: "64:ff9b::a9fe:a9fe",
 			want: "64:ff9b::a9fe:a9fe is the NAT64 form of 169.254.169.254, which is link-local (cloud metadata): refused by the egress policy"},
 		{name: "NAT64 public", addr: "64:ff9b::c000:20a"},
+		{name: "local-use NAT64 metadata", addr: "64:ff9b:1::a9fe:a9fe",
+			want: "64:ff9b:1::a9fe:a9fe is the NAT64 form of 169.254.169.254, which is link-local (cloud metadata): refused by the egress policy"},
+		{name: "Google Cloud metadata, IPv6", addr: "fd20:ce::254",
+			want: "fd20:ce::254 is a cloud metadata address (Google Cloud, IPv6): refused by the egress policy"},
+		{name: "Azure WireServer", addr: "168.63.129.16",
+			want: "168.63.129.16 is a cloud platform address (Azure WireServer): refused by the egress policy"},
 
 		{name: "configured deny", deny: "10.96.0.0/12, 10.244.0.0/16", addr: "10.96.0.1",
 			want: "10.96.0.1 is in 10.96.0.0/12 (the cluster's networks): refused by the egress policy"},
