@@ -14,6 +14,7 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/pipeline"
 	"github.com/cdi-functions/cdi-functions/pkg/progress"
+	"github.com/cdi-functions/cdi-functions/pkg/redact"
 	"github.com/cdi-functions/cdi-functions/pkg/source"
 )
 
@@ -157,7 +158,7 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	// Redacted: the URL may carry a signature in its query.
 	fmt.Fprintf(stderr, "imported %s (%s) to %s: %s, %s stored\n",
-		source.Redact(f.source), layerList(res), res.Path, progress.Bytes(res.Size), progress.Bytes(res.Written))
+		redact.String(f.source), layerList(res), res.Path, progress.Bytes(res.Size), progress.Bytes(res.Written))
 	return exitOK
 }
 

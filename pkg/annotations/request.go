@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/cdi-functions/cdi-functions/pkg/checksum"
+	"github.com/cdi-functions/cdi-functions/pkg/redact"
 )
 
 // ImportRequest is what a claim's annotations ask to import.
@@ -61,7 +62,7 @@ func (r ImportRequest) Validate() error {
 	u, err := url.Parse(r.Endpoint)
 	switch {
 	case err != nil:
-		bad(Endpoint, "%q is not a URL", redact(r.Endpoint))
+		bad(Endpoint, "%q is not a URL", redact.String(r.Endpoint))
 	case !slices.Contains(Schemes, u.Scheme):
 		bad(Endpoint, "scheme %q is not supported (use http, https or s3)", u.Scheme)
 	case u.User != nil:
@@ -73,11 +74,11 @@ func (r ImportRequest) Validate() error {
 		e, err := url.Parse(r.S3Endpoint)
 		switch {
 		case err == nil && u != nil && u.Scheme != "s3":
-			bad(S3Endpoint, "is set but the endpoint %q is not an s3:// URL", redact(r.Endpoint))
+			bad(S3Endpoint, "is set but the endpoint %q is not an s3:// URL", redact.String(r.Endpoint))
 		case err != nil:
-			bad(S3Endpoint, "%q is not a URL", redact(r.S3Endpoint))
+			bad(S3Endpoint, "%q is not a URL", redact.String(r.S3Endpoint))
 		case (e.Scheme != "http" && e.Scheme != "https") || e.Host == "":
-			bad(S3Endpoint, "%q must be an http:// or https:// URL with a host", redact(r.S3Endpoint))
+			bad(S3Endpoint, "%q must be an http:// or https:// URL with a host", redact.String(r.S3Endpoint))
 		case e.User != nil:
 			bad(S3Endpoint, "credentials in the URL are not accepted: put them in a Secret named by %s", SecretName)
 		}
@@ -110,17 +111,3 @@ type InvalidError struct {
 }
 
 func (e *InvalidError) Error() string { return "annotation " + e.Annotation + ": " + e.Problem }
-
-// redact hides credentials and query strings (which may hold signatures)
-// of a URL that is shown to users.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "…"
-	}
-	return u.String()
-}

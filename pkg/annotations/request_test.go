@@ -107,3 +107,16 @@ func TestValidateS3Endpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateNeverRepeatsCredentials: user info that does not parse as
+// such (no scheme) is not repeated either.
+func TestValidateNeverRepeatsCredentials(t *testing.T) {
+	for _, tt := range []ImportRequest{
+		{Endpoint: "s3://bucket/key", S3Endpoint: "AKIAEXAMPLE:s3cretKey@minio:9000", ContentType: ContentTypeKubeVirt},
+		{Endpoint: "AKIAEXAMPLE:s3cretKey@images.example/disk.img", ContentType: ContentTypeKubeVirt},
+	} {
+		err := tt.Validate()
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "s3cretKey")
+	}
+}

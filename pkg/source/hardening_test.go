@@ -356,20 +356,6 @@ func TestRateMeter(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://bob:pw@images.example/disk.img?X-Amz-Signature=abc&X-Amz-Credential=k", "https://images.example/disk.img?…"},
-		{"http://images.example/disk.img#frag", "http://images.example/disk.img"},
-		{"s3://bucket/key", "s3://bucket/key"},
-		{"/var/images/disk.img", "/var/images/disk.img"},
-		{"-", "-"},
-		{"http://bob:pw@[::1", "(invalid URL)"},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, Redact(tt.in), tt.in)
-	}
-}
-
 func TestRetryableFinalFailures(t *testing.T) {
 	denied := &net.OpError{Op: "dial", Net: "tcp", Err: &egress.DeniedError{Reason: "loopback"}}
 	tests := []struct {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cdi-functions/cdi-functions/pkg/egress"
+	"github.com/cdi-functions/cdi-functions/pkg/redact"
 )
 
 // probeBodyLimit is how much of an unwanted body is drained so that its
@@ -52,7 +53,7 @@ func newHTTP(ctx context.Context, u *url.URL, opts Options) (*httpSource, error)
 	}
 	u = cloneURL(u)
 	if u.User != nil {
-		return nil, fmt.Errorf("source %s: %w", displayURL(u), ErrCredentialsInURL)
+		return nil, fmt.Errorf("source %s: %w", redact.URL(u), ErrCredentialsInURL)
 	}
 	pol := opts.egressPolicy()
 	tr, err := newTransport(opts.CertDir, pol)
@@ -60,11 +61,11 @@ func newHTTP(ctx context.Context, u *url.URL, opts Options) (*httpSource, error)
 		return nil, err
 	}
 	if err := checkHost(pol, u); err != nil {
-		return nil, fmt.Errorf("GET %s: %w", displayURL(u), err)
+		return nil, fmt.Errorf("GET %s: %w", redact.URL(u), err)
 	}
 	s := &httpSource{
 		url:     u,
-		name:    displayURL(u),
+		name:    redact.URL(u),
 		creds:   creds,
 		certDir: opts.CertDir,
 		pol:     opts.policy(),
@@ -299,14 +300,14 @@ func (s *httpSource) checkRedirect(req *http.Request, via []*http.Request) error
 	prev, next := via[len(via)-1].URL, req.URL
 	switch {
 	case next.Scheme != "http" && next.Scheme != "https":
-		return fmt.Errorf("redirect from %s to %s: only http and https are followed: %w", displayURL(prev), displayURL(next), ErrRedirect)
+		return fmt.Errorf("redirect from %s to %s: only http and https are followed: %w", redact.URL(prev), redact.URL(next), ErrRedirect)
 	case prev.Scheme == "https" && next.Scheme == "http":
-		return fmt.Errorf("redirect from %s to %s: https is never downgraded to http: %w", displayURL(prev), displayURL(next), ErrRedirect)
+		return fmt.Errorf("redirect from %s to %s: https is never downgraded to http: %w", redact.URL(prev), redact.URL(next), ErrRedirect)
 	case next.User != nil:
-		return fmt.Errorf("redirect from %s to %s: %w: %w", displayURL(prev), displayURL(next), ErrCredentialsInURL, ErrRedirect)
+		return fmt.Errorf("redirect from %s to %s: %w: %w", redact.URL(prev), redact.URL(next), ErrCredentialsInURL, ErrRedirect)
 	}
 	if err := checkHost(s.egress, next); err != nil {
-		return fmt.Errorf("redirect to %s: %w", displayURL(next), err)
+		return fmt.Errorf("redirect to %s: %w", redact.URL(next), err)
 	}
 	origin := via[0].URL
 	for _, r := range append(via[1:len(via):len(via)], req) {
@@ -354,34 +355,7 @@ func checkEncoding(what string, h http.Header) error {
 	return nil
 }
 
-// Redact returns a source for messages: a URL without its user info, and
-// with any query (it may hold a signature such as X-Amz-Signature) and
-// dropped; anything else (a path, "-") unchanged.
-func Redact(source string) string {
-	if !strings.Contains(source, "://") {
-		return source
-	}
-	u, err := url.Parse(source)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	return displayURL(u)
-}
-
-// displayURL is u without credentials, and with any query (it may hold a
-// signature) replaced by "?…".
-func displayURL(u *url.URL) string {
-	c := cloneURL(u)
-	c.User = nil
-	q := c.RawQuery != ""
-	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = "", false, "", ""
-	s := c.String()
-	if q {
-		s += "?…"
-	}
-	return s
-}
-
+// cloneURL is a deep copy of u (its user info included).
 func cloneURL(u *url.URL) *url.URL {
 	c := *u
 	if u.User != nil {

@@ -14,6 +14,7 @@ import (
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/cdi-functions/cdi-functions/pkg/egress"
+	"github.com/cdi-functions/cdi-functions/pkg/redact"
 )
 
 // awsEndpoint is the S3 service used without Options.S3Endpoint.
@@ -38,7 +39,7 @@ var _ Source = (*s3Source)(nil)
 
 func newS3(ctx context.Context, u *url.URL, opts Options) (*s3Source, error) {
 	if u.User != nil {
-		return nil, fmt.Errorf("source %s: %w", displayURL(u), ErrCredentialsInURL)
+		return nil, fmt.Errorf("source %s: %w", redact.URL(u), ErrCredentialsInURL)
 	}
 	bucket, key := u.Host, strings.TrimPrefix(u.Path, "/")
 	if bucket == "" || key == "" {
@@ -68,12 +69,12 @@ func newS3(ctx context.Context, u *url.URL, opts Options) (*s3Source, error) {
 		e, err := url.Parse(opts.S3Endpoint)
 		switch {
 		case err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" || strings.Trim(e.Path, "/") != "":
-			return nil, fmt.Errorf("S3 endpoint %q must be http(s)://host[:port]", Redact(opts.S3Endpoint))
+			return nil, fmt.Errorf("S3 endpoint %q must be http(s)://host[:port]", redact.String(opts.S3Endpoint))
 		case e.User != nil:
-			return nil, fmt.Errorf("S3 endpoint %s: %w", displayURL(e), ErrCredentialsInURL)
+			return nil, fmt.Errorf("S3 endpoint %s: %w", redact.URL(e), ErrCredentialsInURL)
 		}
 		if err := checkHost(pol, e); err != nil {
-			return nil, fmt.Errorf("S3 endpoint %s: %w", displayURL(e), err)
+			return nil, fmt.Errorf("S3 endpoint %s: %w", redact.URL(e), err)
 		}
 		endpoint, mo.Secure, mo.BucketLookup = e.Host, e.Scheme == "https", minio.BucketLookupPath
 		if mo.Region == "" {
