@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -376,4 +377,23 @@ func TestRetryableFinalFailures(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, Retryable(tt.err), tt.err.Error())
 	}
+}
+
+// TestRetriesAreNotSlowness: time spent backing off and reconnecting after
+// broken transfers is bounded by the retry policy, not taken for a slow
+// source: the download resumes and completes.
+func TestRetriesAreNotSlowness(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	srv := sourcetest.NewServer(t, sourcetest.Config{Data: data, Fault: sourcetest.Drop, FaultAfter: 256 << 10, FaultCount: 3})
+	opts := fastOptions()
+	// Three backoffs of 200-400 ms each (jittered): any window of 500 ms
+	// that counted them would hold at most 1 MiB, far below 8 MiB/s.
+	opts.BackoffBase, opts.BackoffMax = 400*time.Millisecond, 400*time.Millisecond
+	opts.MinRate = 8 << 20
+	opts.MinRateWindow = 500 * time.Millisecond
+	src, err := New(context.Background(), srv.URL+"/disk.img", opts)
+	require.NoError(t, err)
+	got, err := readAll(t, src)
+	require.NoError(t, err)
+	assert.Equal(t, data, got)
 }

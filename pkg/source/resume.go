@@ -55,6 +55,10 @@ type resumingReader struct {
 	timer  *time.Timer
 
 	failures int   // consecutive failures without progress
+	// unmetered is the time the current Read spent reconnecting and
+	// backing off: the retries, bounded by their own policy, are not the
+	// source being slow.
+	unmetered time.Duration
 	err      error // sticky: io.EOF, errClosed or the final failure
 }
 
@@ -131,9 +135,10 @@ func (rr *resumingReader) Read(p []byte) (int, error) {
 		return 0, rr.err
 	}
 	started := time.Now()
+	rr.unmetered = 0
 	n, err := rr.read(p)
 	if err == nil {
-		if rerr := rr.rate.add(n, time.Since(started)); rerr != nil {
+		if rerr := rr.rate.add(n, time.Since(started)-rr.unmetered); rerr != nil {
 			return n, rr.finish(fmt.Errorf("%s: at offset %d: %w", rr.src, rr.off, rerr))
 		}
 	}
@@ -156,7 +161,10 @@ func (rr *resumingReader) read(p []byte) (int, error) {
 	}
 	for {
 		if rr.body == nil {
-			if err := rr.connect(); err != nil {
+			t := time.Now()
+			err := rr.connect()
+			rr.unmetered += time.Since(t)
+			if err != nil {
 				return 0, rr.finish(err)
 			}
 		}
@@ -192,7 +200,10 @@ func (rr *resumingReader) read(p []byte) (int, error) {
 		if why := rr.src.resumable(); why != nil && rr.off > rr.start {
 			return n, rr.finish(fmt.Errorf("%w: %w", err, why))
 		}
-		if berr := rr.backoff(err, 0); berr != nil {
+		t := time.Now()
+		berr := rr.backoff(err, 0)
+		rr.unmetered += time.Since(t)
+		if berr != nil {
 			return n, rr.finish(berr)
 		}
 		if n > 0 {
