@@ -54,12 +54,12 @@ type resumingReader struct {
 	cancel context.CancelCauseFunc
 	timer  *time.Timer
 
-	failures int   // consecutive failures without progress
+	failures int // consecutive failures without progress
 	// unmetered is the time the current Read spent reconnecting and
 	// backing off: the retries, bounded by their own policy, are not the
 	// source being slow.
 	unmetered time.Duration
-	err      error // sticky: io.EOF, errClosed or the final failure
+	err       error // sticky: io.EOF, errClosed or the final failure
 }
 
 // openResuming opens [off, end) of src, retrying the first attempt like any
