@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"os"
 	"time"
@@ -121,11 +120,7 @@ func checkLiteralHost(pol *egress.Policy, raw string) error {
 	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil
 	}
-	a, err := netip.ParseAddr(u.Hostname())
-	if err != nil {
-		return nil
-	}
-	return pol.Check(a)
+	return pol.CheckURL(u)
 }
 
 // configFromEnv reads the data pods' configuration.

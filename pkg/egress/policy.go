@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
 	"syscall"
 )
@@ -118,6 +119,18 @@ func (p *Policy) Check(addr netip.Addr) error {
 		}
 	}
 	return nil
+}
+
+// CheckURL applies the policy to u's host when it is a literal address,
+// before any request is made: behind a proxy, the dialer sees only the
+// proxy's address. A host name gives nil: the addresses it resolves to are
+// checked when they are dialled (Control).
+func (p *Policy) CheckURL(u *url.URL) error {
+	a, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return nil
+	}
+	return p.Check(a)
 }
 
 // judge returns the reason a refuses a (unmapped, without zone), if it does.

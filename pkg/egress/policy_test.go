@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"net/url"
 	"testing"
 	"time"
 
@@ -183,4 +184,27 @@ func TestControlWithDialer(t *testing.T) {
 	c, err := d.DialContext(ctx, "tcp", l.Addr().String())
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
+}
+
+func TestCheckURL(t *testing.T) {
+	tests := []struct {
+		url  string
+		deny bool
+	}{
+		{"http://169.254.169.254/latest/meta-data/", true},
+		{"https://[::ffff:127.0.0.1]:8443/disk.img", true},
+		{"http://[fe80::1%25eth0]/x", true},
+		{"http://metadata.example/x", false}, // names are checked at dial time
+		{"https://192.0.2.10/disk.img", false},
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.url)
+		require.NoError(t, err)
+		err = Default().CheckURL(u)
+		if tt.deny {
+			assert.ErrorIs(t, err, ErrDenied, tt.url)
+		} else {
+			assert.NoError(t, err, tt.url)
+		}
+	}
 }

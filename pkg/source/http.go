@@ -60,7 +60,7 @@ func newHTTP(ctx context.Context, u *url.URL, opts Options) (*httpSource, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHost(pol, u); err != nil {
+	if err := pol.CheckURL(u); err != nil {
 		return nil, fmt.Errorf("GET %s: %w", redact.URL(u), err)
 	}
 	s := &httpSource{
@@ -306,7 +306,7 @@ func (s *httpSource) checkRedirect(req *http.Request, via []*http.Request) error
 	case next.User != nil:
 		return fmt.Errorf("redirect from %s to %s: %w: %w", redact.URL(prev), redact.URL(next), ErrCredentialsInURL, ErrRedirect)
 	}
-	if err := checkHost(s.egress, next); err != nil {
+	if err := s.egress.CheckURL(next); err != nil {
 		return fmt.Errorf("redirect to %s: %w", redact.URL(next), err)
 	}
 	origin := via[0].URL

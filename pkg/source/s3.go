@@ -73,7 +73,7 @@ func newS3(ctx context.Context, u *url.URL, opts Options) (*s3Source, error) {
 		case e.User != nil:
 			return nil, fmt.Errorf("S3 endpoint %s: %w", redact.URL(e), ErrCredentialsInURL)
 		}
-		if err := checkHost(pol, e); err != nil {
+		if err := pol.CheckURL(e); err != nil {
 			return nil, fmt.Errorf("S3 endpoint %s: %w", redact.URL(e), err)
 		}
 		endpoint, mo.Secure, mo.BucketLookup = e.Host, e.Scheme == "https", minio.BucketLookupPath

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,17 +86,6 @@ func newTransport(certDir string, pol *egress.Policy) (*http.Transport, error) {
 		ReadBufferSize:        readBufferSize,
 		WriteBufferSize:       64 << 10,
 	}, nil
-}
-
-// checkHost applies the egress policy to u's host when it is a literal
-// address, before any request: with a proxy the dialer sees only the
-// proxy's address. Host names are checked by the dialer once resolved.
-func checkHost(pol *egress.Policy, u *url.URL) error {
-	a, err := netip.ParseAddr(u.Hostname())
-	if err != nil {
-		return nil
-	}
-	return pol.Check(a)
 }
 
 // tlsError reports whether err is a certificate or TLS handshake failure.
