@@ -18,23 +18,11 @@ type tarLayer struct {
 	layers []image.Format
 }
 
-// GNU tar entry types archive/tar has no names for.
-const (
-	// typeGNUVolume is the volume label GNU tar writes first with --label.
-	typeGNUVolume = 'V'
-	// typeGNUMultiVolume continues a file from the previous volume.
-	typeGNUMultiVolume = 'M'
-)
-
 // isImageEntry reports whether hdr is a regular file with data: the disk
 // image of kubevirt content. Directories, links and empty files (a
 // placeholder, a lock file) before or after it are no image.
 func isImageEntry(hdr *tar.Header) bool {
-	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeCont:
-		return hdr.Size > 0
-	}
-	return false
+	return target.IsRegular(hdr.Typeflag) && hdr.Size > 0
 }
 
 // openTarImage positions a tar reader at the archive's disk image: its
@@ -53,9 +41,9 @@ func openTarImage(r io.Reader, layers []image.Format) (*tarLayer, error) {
 			return nil, fmt.Errorf("read %s: %w", describe(layers), err)
 		}
 		switch hdr.Typeflag {
-		case tar.TypeXGlobalHeader, typeGNUVolume:
+		case tar.TypeXGlobalHeader, target.TypeGNUVolume:
 			continue // metadata; a label is free text, not a path
-		case typeGNUMultiVolume:
+		case target.TypeGNUMultiVolume:
 			return nil, fmt.Errorf("%s is a continuation volume of a multi-volume archive: import the whole archive", describe(layers))
 		}
 		if _, err := target.CleanEntryName(hdr.Name); err != nil {

@@ -41,9 +41,12 @@ const maxNameLen = 4096
 
 // GNU tar entry types archive/tar has no names for.
 const (
-	// typeGNUVolume is the volume label GNU tar writes first with --label:
+	// TypeGNUVolume is the volume label GNU tar writes first with --label:
 	// metadata, no file.
-	typeGNUVolume = 'V'
+	TypeGNUVolume = 'V'
+	// TypeGNUMultiVolume continues a file from the previous volume of a
+	// multi-volume archive.
+	TypeGNUMultiVolume = 'M'
 	// typeGNUDumpDir is a directory with a listing of its content (GNU
 	// incremental archives); it is extracted as a directory.
 	typeGNUDumpDir = 'D'
@@ -249,7 +252,7 @@ func reserved(name string) bool {
 
 func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	switch hdr.Typeflag {
-	case tar.TypeXGlobalHeader, typeGNUVolume:
+	case tar.TypeXGlobalHeader, TypeGNUVolume:
 		return nil // metadata: nothing to extract
 	case tar.TypeDir, typeGNUDumpDir, tar.TypeReg, tar.TypeGNUSparse, tar.TypeCont, tar.TypeSymlink, tar.TypeLink:
 	default:
@@ -266,7 +269,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return fmt.Errorf("%w: %q is a name the importer reserves for its temporary files", ErrUnsafeArchive, hdr.Name)
 	}
 	data := int64(0)
-	if isRegular(hdr.Typeflag) {
+	if IsRegular(hdr.Typeflag) {
 		data = hdr.Size
 	}
 	if err := x.charge(data); err != nil {
@@ -288,8 +291,8 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	}
 }
 
-// isRegular reports whether entries of type t are regular files.
-func isRegular(t byte) bool {
+// IsRegular reports whether tar entries of type t are regular files.
+func IsRegular(t byte) bool {
 	return t == tar.TypeReg || t == tar.TypeGNUSparse || t == tar.TypeCont
 }
 
