@@ -24,7 +24,9 @@ type EmitterOptions struct {
 	// QueueSize bounds the events waiting for a sender; when it is full
 	// new events are dropped. Default 1024.
 	QueueSize int
-	// Senders is the number of goroutines sending. Default 4.
+	// Senders is the number of goroutines sending. Default 16: a send
+	// waits for the function's answer (a pod created, a status written),
+	// so with 4 a burst of 200 claims queued for seconds.
 	Senders int
 	// SendTimeout bounds one Send, retries included. Default 30s.
 	SendTimeout time.Duration
@@ -67,7 +69,7 @@ func NewEmitter(opts EmitterOptions) *Emitter {
 		opts.QueueSize = 1024
 	}
 	if opts.Senders <= 0 {
-		opts.Senders = 4
+		opts.Senders = 16
 	}
 	if opts.SendTimeout <= 0 {
 		opts.SendTimeout = 30 * time.Second
