@@ -76,6 +76,13 @@ func deploy(t *testing.T) {
 	t.Helper()
 	out, err := exec.Command("bash", "../../hack/deploy.sh").CombinedOutput()
 	require.NoError(t, err, "make deploy:\n%s", out)
+	// rollout status returns while replaced pods still drain (and answer,
+	// with their old code and settings): wait until they are gone.
+	for _, name := range []string{"cdi-eventsource", "cdi-importer", "cdi-updater"} {
+		d, err := e2e.client.AppsV1().Deployments("cdi").Get(context.Background(), name, metav1.GetOptions{})
+		require.NoError(t, err)
+		waitRollout(t, d)
+	}
 }
 
 // serve starts a server for data on the gateway, reachable from pods.
