@@ -47,7 +47,8 @@ FUZZ_TARGETS := \
 	./pkg/target:FuzzExtract:1000 \
 	./pkg/egress:FuzzParse:100000 \
 	./pkg/annotations:FuzzValidate:50000 \
-	./pkg/redact:FuzzString:100000
+	./pkg/redact:FuzzString:100000 \
+	./pkg/uploadtoken:FuzzVerify:20000
 
 fuzz: ## run each fuzz target for its iteration count (times FUZZ_SCALE)
 	@set -e; for t in $(FUZZ_TARGETS); do \
