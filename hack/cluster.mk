@@ -36,8 +36,9 @@ ko-install:
 
 e2e: ko-install
 	cd $(CLUSTER_HACK)/cluster/addons && go test -count=1 ./...
+	@# One package (netwatch runs with make unit), so that -v output streams as the tests run.
 	@koenv="$$($(CLUSTER_HACK)/ko-env.sh)" || { echo "the cluster is not up: make cluster-up" >&2; exit 1; }; \
-	eval "$$koenv"; set -x; PATH="$(dir $(KO)):$$PATH" go test -tags e2e $(E2E_FLAGS) ./test/e2e/...
+	eval "$$koenv"; set -x; PATH="$(dir $(KO)):$$PATH" go test -tags e2e $(E2E_FLAGS) ./test/e2e/
 
 # 200 claims at once on the running cluster: latency to data pod and to
 # Succeeded (p50/p99), updater events/s, event source memory.
