@@ -20,6 +20,10 @@ const (
 	// importer's default (its S3_ENDPOINT) or AWS is used. An extension of
 	// CDI's contract.
 	S3Endpoint = "cdi.kubevirt.io/storage.import.s3Endpoint"
+	// UploadTarget (any value, "" in the 2018 post) makes the claim an
+	// upload target: an UploadTokenRequest for it yields a token that lets
+	// its owner stream an image in through the upload proxy.
+	UploadTarget = "cdi.kubevirt.io/storage.upload.target"
 	// RetainAfterCompletion "true" keeps the data pod after it finished.
 	RetainAfterCompletion = "cdi.kubevirt.io/storage.pod.retainAfterCompletion"
 )

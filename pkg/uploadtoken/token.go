@@ -11,9 +11,9 @@ import (
 )
 
 const (
-	// Issuer and Audience bind tokens to this system's upload proxy.
-	Issuer   = "cdi-functions"
-	Audience = "cdi-functions/upload"
+	// IssuerName and Audience bind tokens to this system's upload proxy.
+	IssuerName = "cdi-functions"
+	Audience   = "cdi-functions/upload"
 	// Lifetime is how long a token is valid after it is issued.
 	Lifetime = 5 * time.Minute
 	// Leeway is the clock skew verification allows.
@@ -38,7 +38,7 @@ func (ks *Keys) Sign(scope Scope, now time.Time) (string, error) {
 	now = now.Truncate(time.Second)
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, claims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    Issuer,
+			Issuer:    IssuerName,
 			Audience:  jwt.ClaimStrings{Audience},
 			Subject:   scope.Namespace + "/" + scope.Name,
 			IssuedAt:  jwt.NewNumericDate(now),
@@ -71,7 +71,7 @@ func (ks *Keys) Verify(token string, now time.Time) (Scope, error) {
 		return &k.PublicKey, nil
 	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
-		jwt.WithIssuer(Issuer), jwt.WithAudience(Audience),
+		jwt.WithIssuer(IssuerName), jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(Leeway),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)

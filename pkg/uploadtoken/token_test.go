@@ -72,7 +72,7 @@ func TestVerifyRefuses(t *testing.T) {
 	require.NoError(t, err)
 	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	require.NoError(t, err)
-	c := claims{RegisteredClaims: jwt.RegisteredClaims{Issuer: Issuer, Audience: jwt.ClaimStrings{Audience},
+	c := claims{RegisteredClaims: jwt.RegisteredClaims{Issuer: IssuerName, Audience: jwt.ClaimStrings{Audience},
 		IssuedAt: jwt.NewNumericDate(t0), ExpiresAt: jwt.NewNumericDate(t0.Add(Lifetime))}, Scope: scope}
 	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
 	hs.Header["kid"] = ks.Current()
