@@ -91,13 +91,19 @@ func importFlagSet(f *importFlags, rf *reportFlags, stderr io.Writer) *flag.Flag
 	fs.SetOutput(stderr)
 	f.register(fs)
 	rf.register(fs)
+	setUsage(fs, "datamover import --source URL --target PATH [flags]", stderr)
+	return fs
+}
+
+// setUsage makes fs print usage, then every flag with its environment
+// variable.
+func setUsage(fs *flag.FlagSet, usage string, stderr io.Writer) {
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: datamover import --source URL --target PATH [flags]\n\nflags (environment variable in brackets):\n")
+		fmt.Fprintf(stderr, "usage: %s\n\nflags (environment variable in brackets):\n", usage)
 		fs.VisitAll(func(fl *flag.Flag) {
 			fmt.Fprintf(stderr, "  --%s [%s]\n    \t%s\n", fl.Name, envName(fl.Name), fl.Usage)
 		})
 	}
-	return fs
 }
 
 // parseImport reads the import command's flags from args and, for those

@@ -37,6 +37,7 @@ func usage() string {
 
 commands:
   import   read an image from --source and write it to --target
+  receive  wait for one image uploaded over HTTP(S) and write it to --target
 
 Run 'datamover import -h' for the flags of a command.
 `
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch args[0] {
 	case "import":
 		return importCommand(ctx, args[1:], getenv, stdin, stderr)
+	case "receive":
+		return receiveCommand(ctx, args[1:], getenv, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stderr, usage())
 		return exitOK

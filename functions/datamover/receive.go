@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cdi-functions/cdi-functions/pkg/pipeline"
+	"github.com/cdi-functions/cdi-functions/pkg/progress"
+	"github.com/cdi-functions/cdi-functions/pkg/source"
+	"github.com/cdi-functions/cdi-functions/pkg/target"
+)
+
+// The receive command is the upload data pod's program (issue 8): it
+// listens for one image, streamed to it by the upload proxy, and writes it
+// to the target like an import. The upload proxy is its only client; it
+// authenticates with a credential unique to this pod.
+const (
+	// receivePath is where the image is POSTed (or PUT).
+	receivePath = "/upload"
+	// headerContentType carries the claim's content type from the proxy
+	// (CDI's x-cdi-content-type: kubevirt, the default, or archive).
+	headerContentType = "X-Cdi-Content-Type"
+	// busyRetryAfter is what a second client is told while an upload runs.
+	busyRetryAfter = "5"
+)
+
+// receiveFlags are the settings of the receive command; each has an
+// environment variable, as the import command's (envName).
+type receiveFlags struct {
+	listen         string
+	target         string
+	size           string
+	scratch        string
+	credentialFile string
+	tlsCert        string
+	tlsKey         string
+}
+
+func (f *receiveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.listen, "listen", ":8443", "address to listen on for the upload proxy")
+	fs.StringVar(&f.target, "target", "", "directory to write disk.img in (or to extract into), or a block device")
+	fs.StringVar(&f.size, "size", "", "capacity of the target (bytes, or with a Ki/Mi/Gi/Ti or K/M/G/T suffix)")
+	fs.StringVar(&f.scratch, "scratch", "", "scratch directory for qcow2 images that arrive out of order")
+	fs.StringVar(&f.credentialFile, "credential-file", "", "file holding the bearer credential the upload proxy presents (unique to this pod)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "certificate to serve HTTPS with (with --tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "key of --tls-cert")
+}
+
+// receiver answers the upload proxy: one upload at a time; done is closed
+// after the first that succeeds.
+type receiver struct {
+	credential []byte
+	// write imports body, of content type ct, into the target.
+	write func(ctx context.Context, ct pipeline.ContentType, body io.Reader) (pipeline.Result, error)
+	busy  atomic.Bool
+	ok    atomic.Bool
+	done  chan struct{}
+}
+
+func newReceiver(credential []byte, write func(context.Context, pipeline.ContentType, io.Reader) (pipeline.Result, error)) *receiver {
+	return &receiver{credential: credential, write: write, done: make(chan struct{})}
+}
+
+// ServeHTTP implements http.Handler. Answers, all plain text: 200 stored;
+// 400 not an image this system takes (the reason); 401 no or a wrong
+// credential; 404/405 anything but POST/PUT of /upload; 409 already
+// stored; 413 larger than the target; 503 another upload runs, or this one
+// broke off (the proxy may retry).
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Path != receivePath {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		w.Header().Set("Allow", "POST, PUT")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if !rc.authenticated(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cdi-upload-pod"`)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	ct, err := pipeline.ParseContentType(strings.ToLower(strings.TrimSpace(r.Header.Get(headerContentType))))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("%s: %v", headerContentType, err), http.StatusBadRequest)
+		return
+	}
+	if rc.ok.Load() {
+		http.Error(w, "the image is already uploaded", http.StatusConflict)
+		return
+	}
+	if !rc.busy.CompareAndSwap(false, true) {
+		w.Header().Set("Retry-After", busyRetryAfter)
+		http.Error(w, "another upload into this claim is in progress", http.StatusServiceUnavailable)
+		return
+	}
+	defer rc.busy.Store(false)
+
+	res, err := rc.write(r.Context(), ct, r.Body)
+	if err != nil {
+		code := statusFor(r.Context(), err)
+		http.Error(w, oneLine(err), code)
+		return
+	}
+	rc.ok.Store(true)
+	fmt.Fprintf(w, "uploaded %s: %s, %s stored\n", layerList(res), progress.Bytes(res.Size), progress.Bytes(res.Written))
+	close(rc.done)
+}
+
+// authenticated compares the bearer credential in constant time.
+func (rc *receiver) authenticated(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && len(rc.credential) > 0 && subtle.ConstantTimeCompare([]byte(got), rc.credential) == 1
+}
+
+// statusFor maps an upload's failure to its answer.
+func statusFor(ctx context.Context, err error) int {
+	switch {
+	case errors.Is(err, target.ErrCapacity):
+		return http.StatusRequestEntityTooLarge
+	case ctx.Err() != nil, source.Retryable(err), errors.Is(err, io.ErrUnexpectedEOF):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusBadRequest
+	}
+}
+
+// receiveCommand serves until one upload succeeded (exit 0) or ctx ends.
+func receiveCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	var f receiveFlags
+	var rf reportFlags
+	fs := flag.NewFlagSet("datamover receive", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f.register(fs)
+	rf.register(fs)
+	setUsage(fs, "datamover receive --target PATH --credential-file FILE [flags]", stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitUsage
+	}
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	if err := fromEnv(fs, given, getenv); err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitUsage
+	}
+	srv, rc, err := f.server(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitUsage
+	}
+	rep, err := newReporter(rf, getenv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitUsage
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: listen: %v\n", err)
+		return exitRetryable
+	}
+	fmt.Fprintf(stderr, "waiting for an upload on %s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() {
+		if f.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, f.tlsCert, f.tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case <-rc.done:
+	case <-ctx.Done():
+	case err := <-errc:
+		fmt.Fprintf(stderr, "error: serve: %v\n", err)
+		return exitRetryable
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	if !rc.ok.Load() {
+		return exitRetryable
+	}
+	if rep != nil {
+		rep.result(ctx, nil)
+	}
+	return exitOK
+}
+
+// server validates the flags into the HTTP server and its receiver.
+func (f *receiveFlags) server(stderr io.Writer) (*http.Server, *receiver, error) {
+	if f.target == "" {
+		return nil, nil, fmt.Errorf("--target is required (or %s)", envName("target"))
+	}
+	if f.credentialFile == "" {
+		return nil, nil, fmt.Errorf("--credential-file is required (or %s): the upload proxy must authenticate", envName("credential-file"))
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return nil, nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	cred, err := os.ReadFile(f.credentialFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the credential: %w", err)
+	}
+	cred = []byte(strings.TrimSpace(string(cred)))
+	if len(cred) < 16 {
+		return nil, nil, fmt.Errorf("the credential in %s is shorter than 16 bytes", f.credentialFile)
+	}
+	base := pipeline.Request{Target: f.target, Scratch: f.scratch, Progress: progress.NewLine(stderr, 2*time.Second)}
+	if f.size != "" {
+		if base.Size, err = parseSize(f.size); err != nil {
+			return nil, nil, err
+		}
+	}
+	write := func(ctx context.Context, ct pipeline.ContentType, body io.Reader) (pipeline.Result, error) {
+		src, err := source.New(ctx, "-", source.Options{Stdin: body})
+		if err != nil {
+			return pipeline.Result{}, err
+		}
+		if c, ok := src.(io.Closer); ok {
+			defer c.Close()
+		}
+		req := base
+		req.ContentType, req.Source = ct, src
+		return pipeline.Run(ctx, req)
+	}
+	rc := newReceiver(cred, write)
+	return &http.Server{Handler: rc, ReadHeaderTimeout: 30 * time.Second}, rc, nil
+}
