@@ -81,21 +81,13 @@ const (
 // scratch), and a pod that spools more than the limit is evicted, which the
 // event source reports on the claim.
 func ImportPod(claim *corev1.PersistentVolumeClaim, req annotations.ImportRequest, cfg Config) *corev1.Pod {
-	size, hasSize := claim.Spec.Resources.Requests[corev1.ResourceStorage]
-	block := claim.Spec.VolumeMode != nil && *claim.Spec.VolumeMode == corev1.PersistentVolumeBlock
-
-	target := DataDir
-	if block {
-		target = BlockDevice
-	}
+	st := mountClaim(claim, cfg)
 	env := []corev1.EnvVar{
 		{Name: EnvSource, Value: req.Endpoint},
-		{Name: EnvTarget, Value: target},
+		{Name: EnvTarget, Value: st.target},
 		{Name: EnvContentType, Value: contentType(req)},
 	}
-	if hasSize {
-		env = append(env, corev1.EnvVar{Name: EnvSize, Value: strconv.FormatInt(size.Value(), 10)})
-	}
+	env = append(env, st.env...)
 	if req.Checksum != "" {
 		env = append(env, corev1.EnvVar{Name: EnvChecksum, Value: req.Checksum})
 	}
@@ -108,41 +100,7 @@ func ImportPod(claim *corev1.PersistentVolumeClaim, req annotations.ImportReques
 	if cfg.EgressAllow != "" {
 		env = append(env, corev1.EnvVar{Name: EnvEgressAllow, Value: cfg.EgressAllow})
 	}
-	if cfg.Sink != "" {
-		env = append(env,
-			corev1.EnvVar{Name: EnvSink, Value: cfg.Sink},
-			corev1.EnvVar{Name: EnvTokenFile, Value: auth.TokenFile})
-	}
-	env = append(env,
-		corev1.EnvVar{Name: EnvClaimNamespace, Value: claim.Namespace},
-		corev1.EnvVar{Name: EnvClaimName, Value: claim.Name},
-		corev1.EnvVar{Name: EnvClaimUID, Value: string(claim.UID)},
-		fieldEnv(EnvPodName, "metadata.name"),
-		fieldEnv(EnvPodUID, "metadata.uid"),
-		corev1.EnvVar{Name: EnvTerminationLog, Value: TerminationLog},
-		corev1.EnvVar{Name: EnvScratch, Value: ScratchDir},
-	)
-
-	scratch := &corev1.EmptyDirVolumeSource{}
-	switch {
-	case cfg.ScratchSize != nil:
-		scratch.SizeLimit = ptr.To(cfg.ScratchSize.DeepCopy())
-	case hasSize:
-		scratch.SizeLimit = ptr.To(size.DeepCopy())
-	}
-	volumes := []corev1.Volume{
-		{Name: volumeData, VolumeSource: corev1.VolumeSource{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name},
-		}},
-		{Name: volumeScratch, VolumeSource: corev1.VolumeSource{EmptyDir: scratch}},
-	}
-	mounts := []corev1.VolumeMount{{Name: volumeScratch, MountPath: ScratchDir}}
-	var devices []corev1.VolumeDevice
-	if block {
-		devices = []corev1.VolumeDevice{{Name: volumeData, DevicePath: BlockDevice}}
-	} else {
-		mounts = append([]corev1.VolumeMount{{Name: volumeData, MountPath: DataDir}}, mounts...)
-	}
+	volumes, mounts := st.volumes, st.mounts
 	if req.SecretName != "" {
 		env = append(env, corev1.EnvVar{Name: EnvSecretDir, Value: SecretDir})
 		volumes = append(volumes, corev1.Volume{Name: volumeSecret, VolumeSource: corev1.VolumeSource{
@@ -159,19 +117,88 @@ func ImportPod(claim *corev1.PersistentVolumeClaim, req annotations.ImportReques
 		}})
 		mounts = append(mounts, corev1.VolumeMount{Name: volumeCerts, MountPath: CertDir, ReadOnly: true})
 	}
-	if cfg.Sink != "" {
-		volumes = append(volumes, tokenVolume())
-		mounts = append(mounts, corev1.VolumeMount{Name: volumeToken, MountPath: path.Dir(auth.TokenFile), ReadOnly: true})
-	}
+	return dataPod(claim, cfg, KindImport, ImportPodName(claim.Name), corev1.Container{
+		Name: ImportContainer, Args: []string{"import"}, Env: env, VolumeMounts: mounts, VolumeDevices: st.devices,
+	}, volumes)
+}
 
+// claimStorage is how a data pod holds its claim: the claim mounted at
+// DataDir (or, Block, the device BlockDevice) and the scratch emptyDir, with
+// the environment that tells the data mover (target size and scratch).
+type claimStorage struct {
+	target  string
+	env     []corev1.EnvVar
+	volumes []corev1.Volume
+	mounts  []corev1.VolumeMount
+	devices []corev1.VolumeDevice
+}
+
+// mountClaim mounts claim and a scratch emptyDir limited to the claim's
+// requested size (or cfg.ScratchSize).
+func mountClaim(claim *corev1.PersistentVolumeClaim, cfg Config) claimStorage {
+	size, hasSize := claim.Spec.Resources.Requests[corev1.ResourceStorage]
+	block := claim.Spec.VolumeMode != nil && *claim.Spec.VolumeMode == corev1.PersistentVolumeBlock
+	st := claimStorage{target: DataDir}
+	if block {
+		st.target = BlockDevice
+	}
+	if hasSize {
+		st.env = append(st.env, corev1.EnvVar{Name: EnvSize, Value: strconv.FormatInt(size.Value(), 10)})
+	}
+	st.env = append(st.env, corev1.EnvVar{Name: EnvScratch, Value: ScratchDir})
+	scratch := &corev1.EmptyDirVolumeSource{}
+	switch {
+	case cfg.ScratchSize != nil:
+		scratch.SizeLimit = ptr.To(cfg.ScratchSize.DeepCopy())
+	case hasSize:
+		scratch.SizeLimit = ptr.To(size.DeepCopy())
+	}
+	st.volumes = []corev1.Volume{
+		{Name: volumeData, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name},
+		}},
+		{Name: volumeScratch, VolumeSource: corev1.VolumeSource{EmptyDir: scratch}},
+	}
+	st.mounts = []corev1.VolumeMount{{Name: volumeScratch, MountPath: ScratchDir}}
+	if block {
+		st.devices = []corev1.VolumeDevice{{Name: volumeData, DevicePath: BlockDevice}}
+	} else {
+		st.mounts = append([]corev1.VolumeMount{{Name: volumeData, MountPath: DataDir}}, st.mounts...)
+	}
+	return st
+}
+
+// dataPod completes c into the data pod of claim named name: the data
+// mover's image, the claim's and the pod's identity and, with a sink, the
+// sink and the event token in its environment; labels, the claim as
+// controller, the security contexts, no API token and no service links.
+func dataPod(claim *corev1.PersistentVolumeClaim, cfg Config, kind, name string, c corev1.Container, volumes []corev1.Volume) *corev1.Pod {
+	if cfg.Sink != "" {
+		c.Env = append(c.Env,
+			corev1.EnvVar{Name: EnvSink, Value: cfg.Sink},
+			corev1.EnvVar{Name: EnvTokenFile, Value: auth.TokenFile})
+		volumes = append(volumes, tokenVolume())
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volumeToken, MountPath: path.Dir(auth.TokenFile), ReadOnly: true})
+	}
+	c.Env = append(c.Env,
+		corev1.EnvVar{Name: EnvClaimNamespace, Value: claim.Namespace},
+		corev1.EnvVar{Name: EnvClaimName, Value: claim.Name},
+		corev1.EnvVar{Name: EnvClaimUID, Value: string(claim.UID)},
+		fieldEnv(EnvPodName, "metadata.name"),
+		fieldEnv(EnvPodUID, "metadata.uid"),
+		corev1.EnvVar{Name: EnvTerminationLog, Value: TerminationLog},
+	)
 	podSecurity, containerSecurity := securityContexts(cfg.Privileged)
+	c.Image, c.ImagePullPolicy, c.Resources = cfg.Image, cfg.pullPolicy(), cfg.resources()
+	c.TerminationMessagePath, c.TerminationMessagePolicy = TerminationLog, corev1.TerminationMessageFallbackToLogsOnError
+	c.SecurityContext = containerSecurity
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      ImportPodName(claim.Name),
+			Name:      name,
 			Namespace: claim.Namespace,
 			Labels: map[string]string{
 				LabelManagedBy: ManagedBy,
-				LabelKind:      KindImport,
+				LabelKind:      kind,
 				LabelClaimUID:  string(claim.UID),
 			},
 			Annotations:     map[string]string{AnnotationClaimName: claim.Name},
@@ -183,20 +210,8 @@ func ImportPod(claim *corev1.PersistentVolumeClaim, req annotations.ImportReques
 			AutomountServiceAccountToken:  ptr.To(false),
 			EnableServiceLinks:            ptr.To(false),
 			SecurityContext:               podSecurity,
-			Containers: []corev1.Container{{
-				Name:                     ImportContainer,
-				Image:                    cfg.Image,
-				ImagePullPolicy:          cfg.pullPolicy(),
-				Args:                     []string{"import"},
-				Env:                      env,
-				Resources:                cfg.resources(),
-				VolumeMounts:             mounts,
-				VolumeDevices:            devices,
-				TerminationMessagePath:   TerminationLog,
-				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-				SecurityContext:          containerSecurity,
-			}},
-			Volumes: volumes,
+			Containers:                    []corev1.Container{c},
+			Volumes:                       volumes,
 		},
 	}
 }
