@@ -154,3 +154,42 @@ func TestContractNames(t *testing.T) {
 	}
 	assert.Equal(t, datapod.EnvPrefix, envPrefix)
 }
+
+// TestUploadPodContract: the upload data pod (pkg/datapod.UploadPod) runs
+// "receive", and every variable it sets is one the receive command reads,
+// meaning what the pod means.
+func TestUploadPodContract(t *testing.T) {
+	var f receiveFlags
+	var rf reportFlags
+	known := map[string]bool{events.SinkEnv: true}
+	receiveFlagSet(&f, &rf, io.Discard).VisitAll(func(fl *flag.Flag) { known[envName(fl.Name)] = true })
+
+	cfg := datapod.Config{Image: "datamover:test", Sink: "http://cdi-updater.cdi.svc.cluster.local"}
+	for _, claim := range []*corev1.PersistentVolumeClaim{gen.ImportClaim("up", gen.WithSize("2Gi")), gen.ImportClaim("blk", gen.WithBlock())} {
+		pod := datapod.UploadPod(claim, "cred", cfg)
+		c := pod.Spec.Containers[0]
+		require.Equal(t, []string{"receive"}, c.Args)
+		env := map[string]string{}
+		for _, e := range c.Env {
+			assert.Truef(t, known[e.Name], "the upload pod sets %s, which receive does not read", e.Name)
+			v := e.Value
+			if e.ValueFrom != nil {
+				v = "downward:" + e.ValueFrom.FieldRef.FieldPath
+			}
+			env[e.Name] = v
+		}
+		got, grf, err := parseReceive(nil, func(k string) string { return env[k] }, io.Discard)
+		require.NoError(t, err)
+		want := receiveFlags{listen: ":8443", target: datapod.DataDir, size: "2147483648", scratch: datapod.ScratchDir,
+			credentialFile: datapod.CredentialDir + "/" + datapod.CredentialKey}
+		if claim.Name == "blk" {
+			want.target, want.size = datapod.BlockDevice, "10737418240"
+		}
+		assert.Equal(t, want, got)
+		assert.Equal(t, reportFlags{sink: cfg.Sink, tokenFile: auth.TokenFile, claimNamespace: claim.Namespace, claimName: claim.Name,
+			claimUID: string(claim.UID), podName: "downward:metadata.name", podUID: "downward:metadata.uid", terminationLog: datapod.TerminationLog}, grf)
+	}
+	for _, name := range []string{datapod.EnvListen, datapod.EnvCredentialFile} {
+		assert.True(t, known[name], "%s is in the contract but receive does not read it", name)
+	}
+}

@@ -140,23 +140,11 @@ func statusFor(ctx context.Context, err error) int {
 
 // receiveCommand serves until one upload succeeded (exit 0) or ctx ends.
 func receiveCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	var f receiveFlags
-	var rf reportFlags
-	fs := flag.NewFlagSet("datamover receive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f.register(fs)
-	rf.register(fs)
-	setUsage(fs, "datamover receive --target PATH --credential-file FILE [flags]", stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "error: %v\n", err)
-		return exitUsage
-	}
-	given := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-	if err := fromEnv(fs, given, getenv); err != nil {
+	f, rf, err := parseReceive(args, getenv, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case err != nil:
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitUsage
 	}
@@ -201,6 +189,30 @@ func receiveCommand(ctx context.Context, args []string, getenv func(string) stri
 		rep.result(ctx, nil)
 	}
 	return exitOK
+}
+
+// parseReceive reads the receive command's flags from args and, for those
+// not given there, the environment (as parseImport).
+func parseReceive(args []string, getenv func(string) string, stderr io.Writer) (receiveFlags, reportFlags, error) {
+	var f receiveFlags
+	var rf reportFlags
+	fs := receiveFlagSet(&f, &rf, stderr)
+	if err := fs.Parse(args); err != nil {
+		return f, rf, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	return f, rf, fromEnv(fs, given, getenv)
+}
+
+// receiveFlagSet is the receive command's flag set, filling f and rf.
+func receiveFlagSet(f *receiveFlags, rf *reportFlags, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("datamover receive", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f.register(fs)
+	rf.register(fs)
+	setUsage(fs, "datamover receive --target PATH --credential-file FILE [flags]", stderr)
+	return fs
 }
 
 // server validates the flags into the HTTP server and its receiver.

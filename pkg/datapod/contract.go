@@ -35,6 +35,9 @@ const (
 	EnvTerminationLog = EnvPrefix + "TERMINATION_LOG"
 	EnvEgressDeny     = EnvPrefix + "EGRESS_DENY"
 	EnvEgressAllow    = EnvPrefix + "EGRESS_ALLOW"
+	// The upload data pod's ("datamover receive").
+	EnvListen         = EnvPrefix + "LISTEN"
+	EnvCredentialFile = EnvPrefix + "CREDENTIAL_FILE"
 )
 
 // Exit statuses of the data mover. The event source reads them from the

@@ -31,6 +31,8 @@ const (
 const (
 	// KindImport is a pod that imports an image from a URL into a claim.
 	KindImport = "import"
+	// KindUpload is a pod that receives an uploaded image into a claim.
+	KindUpload = "upload"
 )
 
 // Selector is a label selector matching every data pod, whatever its kind
@@ -39,6 +41,9 @@ const Selector = LabelManagedBy + "=" + ManagedBy + "," + LabelKind
 
 // ImportPrefix starts the name of every import data pod.
 const ImportPrefix = "importer-"
+
+// UploadPrefix starts the name of every upload data pod.
+const UploadPrefix = "cdi-upload-"
 
 // maxNameLength bounds data pod names to a DNS label, so the pod's
 // hostname is its name.
@@ -51,6 +56,12 @@ const maxNameLength = 63
 // that distinct long names stay distinct.
 func ImportPodName(claimName string) string {
 	return podName(ImportPrefix, claimName)
+}
+
+// UploadPodName is ImportPodName for the upload data pod:
+// "cdi-upload-<claim name>", shortened the same way.
+func UploadPodName(claimName string) string {
+	return podName(UploadPrefix, claimName)
 }
 
 func podName(prefix, claimName string) string {

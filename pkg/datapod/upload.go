@@ -1,0 +1,57 @@
+package datapod
+
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// UploadContainer is the name of the data mover's container in an upload
+// data pod.
+const UploadContainer = "receiver"
+
+// UploadPort is where an upload data pod listens for the upload proxy.
+const UploadPort = 8443
+
+// CredentialDir is where an upload data pod's credential Secret is
+// mounted; the proxy presents the same credential (its key
+// CredentialKey) as a bearer token.
+const (
+	CredentialDir = "/var/run/cdi/upload"
+	CredentialKey = "credential"
+)
+
+// volumeCredential is the upload pod's credential volume.
+const volumeCredential = "upload-credential"
+
+// UploadPod returns the data pod that receives an upload into claim: the
+// data mover's "receive" command listening on UploadPort, with the claim
+// mounted as an import pod mounts it, and the Secret credentialSecret
+// (key CredentialKey: a random credential made for this pod, which only
+// the upload proxy also reads) mounted read-only. Its security, labels,
+// owner and identity are those of ImportPod, with LabelKind KindUpload. It
+// is ready (a TCP probe) when it listens.
+func UploadPod(claim *corev1.PersistentVolumeClaim, credentialSecret string, cfg Config) *corev1.Pod {
+	st := mountClaim(claim, cfg)
+	env := []corev1.EnvVar{
+		{Name: EnvTarget, Value: st.target},
+		{Name: EnvListen, Value: ":" + strconv.Itoa(UploadPort)},
+		{Name: EnvCredentialFile, Value: CredentialDir + "/" + CredentialKey},
+	}
+	env = append(env, st.env...)
+	volumes := append(st.volumes, corev1.Volume{Name: volumeCredential, VolumeSource: corev1.VolumeSource{
+		Secret: &corev1.SecretVolumeSource{SecretName: credentialSecret, DefaultMode: ptr.To[int32](0o440)},
+	}})
+	mounts := append(st.mounts, corev1.VolumeMount{Name: volumeCredential, MountPath: CredentialDir, ReadOnly: true})
+	pod := dataPod(claim, cfg, KindUpload, UploadPodName(claim.Name), corev1.Container{
+		Name: UploadContainer, Args: []string{"receive"}, Env: env, VolumeMounts: mounts, VolumeDevices: st.devices,
+		Ports: []corev1.ContainerPort{{Name: "upload", ContainerPort: UploadPort, Protocol: corev1.ProtocolTCP}},
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(UploadPort)}},
+			PeriodSeconds: 2,
+		},
+	}, volumes)
+	return pod
+}
