@@ -41,7 +41,9 @@ func String(s string) string {
 	if err != nil {
 		return "(invalid URL)"
 	}
-	if u.Opaque != "" && strings.Contains(u.Opaque, "@") {
+	if (u.Scheme == "" || u.Host == "") && strings.Contains(s, "@") {
+		// Not a URL with an authority: an "@" may be user info that did
+		// not parse as such ("key:secret@host", "/://user:pw@host").
 		return Hidden
 	}
 	return URL(u)
