@@ -111,13 +111,18 @@ func setUsage(fs *flag.FlagSet, usage string, stderr io.Writer) {
 func parseImport(args []string, getenv func(string) string, stderr io.Writer) (importFlags, reportFlags, error) {
 	var f importFlags
 	var rf reportFlags
-	fs := importFlagSet(&f, &rf, stderr)
+	return f, rf, parseFlags(importFlagSet(&f, &rf, stderr), args, getenv)
+}
+
+// parseFlags parses args into fs, then sets the flags not given there from
+// the environment (fromEnv).
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
-		return f, rf, err
+		return err
 	}
 	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-	return f, rf, fromEnv(fs, given, getenv)
+	return fromEnv(fs, given, getenv)
 }
 
 func importCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stderr io.Writer) int {

@@ -196,13 +196,7 @@ func receiveCommand(ctx context.Context, args []string, getenv func(string) stri
 func parseReceive(args []string, getenv func(string) string, stderr io.Writer) (receiveFlags, reportFlags, error) {
 	var f receiveFlags
 	var rf reportFlags
-	fs := receiveFlagSet(&f, &rf, stderr)
-	if err := fs.Parse(args); err != nil {
-		return f, rf, err
-	}
-	given := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-	return f, rf, fromEnv(fs, given, getenv)
+	return f, rf, parseFlags(receiveFlagSet(&f, &rf, stderr), args, getenv)
 }
 
 // receiveFlagSet is the receive command's flag set, filling f and rf.
