@@ -1,4 +1,6 @@
-package uploadtoken
+// Package tokenrequest answers UploadTokenRequests: who may have a token
+// for an upload into a claim, and the token (pkg/uploadtoken).
+package tokenrequest
 
 import (
 	"context"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+	"github.com/cdi-functions/cdi-functions/pkg/uploadtoken"
 )
 
 // Refusals of Issue; each comes wrapped with a message for the caller.
@@ -29,7 +32,7 @@ var (
 // identity, and signs a token scoped to the claim's current UID.
 type Issuer struct {
 	// Keys sign the tokens.
-	Keys *Keys
+	Keys *uploadtoken.Keys
 	// Kube makes the SubjectAccessReviews and reads claims.
 	Kube kubernetes.Interface
 	// Now is the clock; time.Now when nil.
@@ -71,5 +74,5 @@ func (i *Issuer) Issue(ctx context.Context, user authenticationv1.UserInfo, ns, 
 	if i.Now != nil {
 		now = i.Now
 	}
-	return i.Keys.Sign(Scope{Operation: OperationUpload, Namespace: ns, Name: name, UID: string(claim.UID)}, now())
+	return i.Keys.Sign(uploadtoken.Scope{Operation: uploadtoken.OperationUpload, Namespace: ns, Name: name, UID: string(claim.UID)}, now())
 }

@@ -1,4 +1,4 @@
-package uploadtoken
+package tokenrequest
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+	"github.com/cdi-functions/cdi-functions/pkg/uploadtoken"
 )
 
 func uploadClaim(name string, ann map[string]string) *corev1.PersistentVolumeClaim {
@@ -24,6 +25,8 @@ func uploadClaim(name string, ann map[string]string) *corev1.PersistentVolumeCla
 		Namespace: "vms", Name: name, UID: types.UID("uid-" + name), Annotations: ann,
 	}}
 }
+
+var t0 = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 
 func TestIssue(t *testing.T) {
 	alice := authenticationv1.UserInfo{Username: "alice", UID: "a-1", Groups: []string{"team"}, Extra: map[string]authenticationv1.ExtraValue{"scopes": {"x"}}}
@@ -53,7 +56,10 @@ func TestIssue(t *testing.T) {
 				out.Status.Allowed = tt.allowed
 				return true, out, nil
 			})
-			ks, _ := newKeys(t)
+			data, err := uploadtoken.NewSecretData()
+			require.NoError(t, err)
+			ks, err := uploadtoken.ParseKeys(data)
+			require.NoError(t, err)
 			is := &Issuer{Keys: ks, Kube: client, Now: func() time.Time { return t0 }}
 			tok, err := is.Issue(context.Background(), alice, "vms", tt.claim)
 
@@ -72,7 +78,7 @@ func TestIssue(t *testing.T) {
 			require.NoError(t, err)
 			s, err := ks.Verify(tok, t0.Add(time.Minute))
 			require.NoError(t, err)
-			assert.True(t, s.Allows(OperationUpload, "vms", "target", "uid-target"))
+			assert.True(t, s.Allows(uploadtoken.OperationUpload, "vms", "target", "uid-target"))
 		})
 	}
 }
