@@ -1,0 +1,13 @@
+// Package uploadproxy is the upload proxy's HTTP handler: the endpoint of
+// the 2018 post's `curl -H "Authorization: Bearer $TOKEN" --data-binary
+// @disk.qcow2 https://NODE:31001/v1alpha1/upload`. It verifies the token
+// (pkg/uploadtoken), finds the claim's upload data pod through a Locator,
+// and streams the body to it without buffering, authenticated with the
+// credential unique to that pod, relaying the pod's answer.
+//
+// Answers: 200 stored; 400 not an image (the pod's reason); 401 no, a
+// malformed, tampered or expired token, or one for an earlier claim of the
+// name; 404 no upload target, or a path
+// that is not an upload endpoint; 409 already uploaded; 413 larger than the
+// claim; 503 the upload pod is not ready or busy (with Retry-After).
+package uploadproxy

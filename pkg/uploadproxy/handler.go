@@ -1,0 +1,233 @@
+package uploadproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cdi-functions/cdi-functions/pkg/uploadtoken"
+)
+
+// Backend is where a claim's upload data pod listens and the credential it
+// accepts.
+type Backend struct {
+	// URL is the pod's base URL (https://10.244.0.17:8443).
+	URL string
+	// Credential is the bearer credential of that pod.
+	Credential string
+}
+
+// Locator finds the upload pod of the claim a token opens.
+type Locator interface {
+	// Locate returns the backend of the claim's current upload pod, or an
+	// error wrapping ErrNoTarget, ErrStale, ErrDone or ErrNotReady.
+	Locate(ctx context.Context, scope uploadtoken.Scope) (Backend, error)
+}
+
+// Locate's refusals.
+var (
+	// ErrNoTarget: the claim is gone, was re-created (another UID) or is
+	// not an upload target.
+	ErrNoTarget = errors.New("no such upload target")
+	// ErrDone: the claim's upload has succeeded already.
+	ErrDone = errors.New("the claim is already uploaded")
+	// ErrNotReady: the claim's upload pod does not listen yet.
+	ErrNotReady = errors.New("the upload pod is not ready")
+	// ErrStale: the claim was deleted and created again under its name
+	// since the token was issued (its UID differs): the token is refused.
+	ErrStale = errors.New("the token is for an earlier claim of that name")
+)
+
+// HeaderContentType is CDI's header for the claim's content type
+// (kubevirt, the default, or archive), passed on to the upload pod.
+const HeaderContentType = "X-Cdi-Content-Type"
+
+// formField is the multipart field of the -form endpoints.
+const formField = "file"
+
+// Handler serves the upload endpoints.
+type Handler struct {
+	// Keys verify tokens.
+	Keys *uploadtoken.Keys
+	// Locator finds upload pods.
+	Locator Locator
+	// Client sends to upload pods; it must trust their certificates.
+	Client *http.Client
+	// Wait bounds how long a request waits for a pod that is not ready.
+	Wait time.Duration
+	// Poll is how often Locate is asked again while waiting.
+	Poll time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// endpoint is what a request path asks for.
+type endpoint struct{ form bool }
+
+// endpoints are the upload paths of both API versions (the -async forms
+// are not served yet).
+var endpoints = map[string]endpoint{
+	"/v1alpha1/upload":      {},
+	"/v1beta1/upload":       {},
+	"/v1alpha1/upload-form": {form: true},
+	"/v1beta1/upload-form":  {form: true},
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Path == "/healthz" {
+		text(w, http.StatusOK, "ok")
+		return
+	}
+	ep, ok := endpoints[r.URL.Path]
+	if !ok {
+		text(w, http.StatusNotFound, "not an upload endpoint")
+		return
+	}
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		w.Header().Set("Allow", "POST, PUT")
+		text(w, http.StatusMethodNotAllowed, "use POST or PUT")
+		return
+	}
+	scope, err := h.verify(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cdi-upload"`)
+		msg := "missing, malformed or invalid upload token"
+		if errors.Is(err, uploadtoken.ErrExpired) {
+			msg = "the upload token has expired: request a new one"
+		}
+		text(w, http.StatusUnauthorized, msg)
+		return
+	}
+	be, err := h.locate(r.Context(), scope)
+	switch {
+	case errors.Is(err, ErrStale):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cdi-upload", error="invalid_token"`)
+		text(w, http.StatusUnauthorized, "the upload token is for an earlier claim of that name: request a new one")
+		return
+	case errors.Is(err, ErrNoTarget):
+		text(w, http.StatusNotFound, fmt.Sprintf("no upload target %s/%s", scope.Namespace, scope.Name))
+		return
+	case errors.Is(err, ErrDone):
+		text(w, http.StatusConflict, fmt.Sprintf("%s/%s is already uploaded", scope.Namespace, scope.Name))
+		return
+	case err != nil:
+		w.Header().Set("Retry-After", "5")
+		text(w, http.StatusServiceUnavailable, fmt.Sprintf("the upload pod of %s/%s is not ready: try again shortly", scope.Namespace, scope.Name))
+		return
+	}
+	body, length, err := h.body(r, ep)
+	if err != nil {
+		text(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h.forward(w, r, be, body, length)
+}
+
+// verify returns the scope of the request's bearer token.
+func (h *Handler) verify(r *http.Request) (uploadtoken.Scope, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return uploadtoken.Scope{}, uploadtoken.ErrInvalid
+	}
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	s, err := h.Keys.Verify(strings.TrimSpace(tok), now())
+	if err == nil && s.Operation != uploadtoken.OperationUpload {
+		err = uploadtoken.ErrInvalid
+	}
+	return s, err
+}
+
+// locate asks the Locator, waiting up to Wait for a pod that is not ready.
+func (h *Handler) locate(ctx context.Context, scope uploadtoken.Scope) (Backend, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.Wait)
+	defer cancel()
+	poll := h.Poll
+	if poll <= 0 {
+		poll = 500 * time.Millisecond
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		be, err := h.Locator.Locate(ctx, scope)
+		if !errors.Is(err, ErrNotReady) {
+			return be, err
+		}
+		select {
+		case <-ctx.Done():
+			return Backend{}, err
+		case <-t.C:
+		}
+	}
+}
+
+// body is the image: the request body, or the "file" part of a multipart
+// form; length is -1 when unknown.
+func (h *Handler) body(r *http.Request, ep endpoint) (io.Reader, int64, error) {
+	if !ep.form {
+		return r.Body, r.ContentLength, nil
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		return nil, 0, errors.New("an upload-form request must be multipart/form-data")
+	}
+	mr := multipart.NewReader(r.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return nil, 0, fmt.Errorf("the form has no %q field", formField)
+		}
+		if p.FormName() == formField {
+			return p, -1, nil
+		}
+	}
+}
+
+// forward streams body to the upload pod and relays its answer.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, be Backend, body io.Reader, length int64) {
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, strings.TrimSuffix(be.URL, "/")+"/upload", body)
+	if err != nil {
+		text(w, http.StatusInternalServerError, "cannot reach the upload pod")
+		return
+	}
+	req.ContentLength = length
+	req.Header.Set("Authorization", "Bearer "+be.Credential)
+	if ct := r.Header.Get(HeaderContentType); ct != "" {
+		req.Header.Set(HeaderContentType, ct)
+	}
+	resp, err := h.Client.Do(req)
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		text(w, http.StatusServiceUnavailable, "the upload pod did not answer: try again")
+		return
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	code := resp.StatusCode
+	if code == http.StatusUnauthorized {
+		// The proxy's credential was refused: not the user's fault.
+		code = http.StatusBadGateway
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		w.Header().Set("Retry-After", ra)
+	}
+	text(w, code, strings.TrimSpace(string(msg)))
+}
+
+// text answers a plain-text message. Messages are never HTML, so nothing
+// in them (a file name, the pod's reason) can be interpreted by a browser.
+func text(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg+"\n")
+}
