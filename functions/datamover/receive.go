@@ -98,16 +98,18 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("%s: %v", headerContentType, err), http.StatusBadRequest)
 		return
 	}
-	if rc.ok.Load() {
-		http.Error(w, "the image is already uploaded", http.StatusConflict)
-		return
-	}
 	if !rc.busy.CompareAndSwap(false, true) {
 		w.Header().Set("Retry-After", busyRetryAfter)
 		http.Error(w, "another upload into this claim is in progress", http.StatusServiceUnavailable)
 		return
 	}
 	defer rc.busy.Store(false)
+	// Checked while holding busy: an upload that succeeded just before
+	// cannot be followed by a second one (nor done closed twice).
+	if rc.ok.Load() {
+		http.Error(w, "the image is already uploaded", http.StatusConflict)
+		return
+	}
 
 	res, err := rc.write(r.Context(), ct, r.Body)
 	if err != nil {
