@@ -181,7 +181,8 @@ func TestUploadPodContract(t *testing.T) {
 		got, grf, err := parseReceive(nil, func(k string) string { return env[k] }, io.Discard)
 		require.NoError(t, err)
 		want := receiveFlags{listen: ":8443", target: datapod.DataDir, size: "2147483648", scratch: datapod.ScratchDir,
-			credentialFile: datapod.CredentialDir + "/" + datapod.CredentialKey}
+			credentialFile: datapod.CredentialDir + "/" + datapod.CredentialKey,
+			tlsCert:        datapod.CredentialDir + "/" + datapod.TLSCertKey, tlsKey: datapod.CredentialDir + "/" + datapod.TLSKeyKey}
 		if claim.Name == "blk" {
 			want.target, want.size = datapod.BlockDevice, "10737418240"
 		}
@@ -189,7 +190,7 @@ func TestUploadPodContract(t *testing.T) {
 		assert.Equal(t, reportFlags{sink: cfg.Sink, tokenFile: auth.TokenFile, claimNamespace: claim.Namespace, claimName: claim.Name,
 			claimUID: string(claim.UID), podName: "downward:metadata.name", podUID: "downward:metadata.uid", terminationLog: datapod.TerminationLog}, grf)
 	}
-	for _, name := range []string{datapod.EnvListen, datapod.EnvCredentialFile} {
+	for _, name := range []string{datapod.EnvListen, datapod.EnvCredentialFile, datapod.EnvTLSCert, datapod.EnvTLSKey} {
 		assert.True(t, known[name], "%s is in the contract but receive does not read it", name)
 	}
 }

@@ -38,6 +38,8 @@ const (
 	// The upload data pod's ("datamover receive").
 	EnvListen         = EnvPrefix + "LISTEN"
 	EnvCredentialFile = EnvPrefix + "CREDENTIAL_FILE"
+	EnvTLSCert        = EnvPrefix + "TLS_CERT"
+	EnvTLSKey         = EnvPrefix + "TLS_KEY"
 )
 
 // Exit statuses of the data mover. The event source reads them from the

@@ -16,12 +16,20 @@ const UploadContainer = "receiver"
 const UploadPort = 8443
 
 // CredentialDir is where an upload data pod's credential Secret is
-// mounted; the proxy presents the same credential (its key
-// CredentialKey) as a bearer token.
+// mounted. The Secret (named UploadSecretName, made by the uploader from
+// pkg/podcred) holds the bearer credential the upload proxy presents
+// (CredentialKey) and the pod's serving certificate and key
+// (TLSCertKey, TLSKeyKey), which the proxy verifies.
 const (
 	CredentialDir = "/var/run/cdi/upload"
 	CredentialKey = "credential"
+	TLSCertKey    = "tls.crt"
+	TLSKeyKey     = "tls.key"
 )
+
+// UploadSecretName is the name of the credential Secret of the upload pod
+// of the claim named claimName: the pod's own name.
+func UploadSecretName(claimName string) string { return UploadPodName(claimName) }
 
 // volumeCredential is the upload pod's credential volume.
 const volumeCredential = "upload-credential"
@@ -39,6 +47,8 @@ func UploadPod(claim *corev1.PersistentVolumeClaim, credentialSecret string, cfg
 		{Name: EnvTarget, Value: st.target},
 		{Name: EnvListen, Value: ":" + strconv.Itoa(UploadPort)},
 		{Name: EnvCredentialFile, Value: CredentialDir + "/" + CredentialKey},
+		{Name: EnvTLSCert, Value: CredentialDir + "/" + TLSCertKey},
+		{Name: EnvTLSKey, Value: CredentialDir + "/" + TLSKeyKey},
 	}
 	env = append(env, st.env...)
 	volumes := append(st.volumes, corev1.Volume{Name: volumeCredential, VolumeSource: corev1.VolumeSource{
