@@ -2,6 +2,7 @@ package uploadproxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,18 +10,24 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cdi-functions/cdi-functions/pkg/uploadtoken"
 )
 
-// Backend is where a claim's upload data pod listens and the credential it
-// accepts.
+// Backend is where a claim's upload data pod listens, the credential it
+// accepts and how to verify it: each upload pod serves its own certificate.
 type Backend struct {
-	// URL is the pod's base URL (https://10.244.0.17:8443).
+	// URL is the pod's base URL (https://10.244.0.17:8443); it must be
+	// https.
 	URL string
 	// Credential is the bearer credential of that pod.
 	Credential string
+	// TLS is exactly the configuration to connect with: RootCAs the upload
+	// pods' CA, ServerName the name the pod's certificate carries (bound to
+	// the claim's UID). Required.
+	TLS *tls.Config
 }
 
 // Locator finds the upload pod of the claim a token opens.
@@ -57,14 +64,23 @@ type Handler struct {
 	Keys *uploadtoken.Keys
 	// Locator finds upload pods.
 	Locator Locator
-	// Client sends to upload pods; it must trust their certificates.
-	Client *http.Client
+	// Transport is the template of the transport made for each upload pod
+	// (its TLS configuration is replaced by the Backend's, and it never
+	// bounds how long a response may take). Nil: a default with a 10 s
+	// dial and handshake timeout.
+	Transport *http.Transport
+	// MaxTransports bounds the transports kept, one per upload pod
+	// (DefaultMaxTransports when zero); the least recently used is closed.
+	MaxTransports int
 	// Wait bounds how long a request waits for a pod that is not ready.
 	Wait time.Duration
 	// Poll is how often Locate is asked again while waiting.
 	Poll time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	once sync.Once
+	pods *transports
 }
 
 // endpoint is what a request path asks for.
@@ -205,8 +221,14 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, be Backend, bo
 	if ct := r.Header.Get(HeaderContentType); ct != "" {
 		req.Header.Set(HeaderContentType, ct)
 	}
-	resp, err := h.Client.Do(req)
+	rt, err := h.transports().get(be, h.Transport)
 	if err != nil {
+		text(w, http.StatusBadGateway, "cannot reach the upload pod securely")
+		return
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		h.transports().forget(be)
 		w.Header().Set("Retry-After", "5")
 		text(w, http.StatusServiceUnavailable, "the upload pod did not answer: try again")
 		return
@@ -222,6 +244,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, be Backend, bo
 		w.Header().Set("Retry-After", ra)
 	}
 	text(w, code, strings.TrimSpace(string(msg)))
+}
+
+// transports returns the handler's per-pod transports.
+func (h *Handler) transports() *transports {
+	h.once.Do(func() { h.pods = &transports{max: h.MaxTransports} })
+	return h.pods
 }
 
 // text answers a plain-text message. Messages are never HTML, so nothing

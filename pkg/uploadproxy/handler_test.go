@@ -3,6 +3,7 @@ package uploadproxy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -23,7 +24,11 @@ var (
 	scope = uploadtoken.Scope{Operation: uploadtoken.OperationUpload, Namespace: "vms", Name: "disk", UID: "uid-1"}
 )
 
-const podCredential = "pod-credential-0123456789"
+const (
+	podCredential = "pod-credential-0123456789"
+	// podName is the server name of the test pod's certificate.
+	podName = "uid-1.upload.test.invalid"
+)
 
 // pod is a stand-in upload data pod: it checks the proxy's credential and
 // records what it received.
@@ -33,11 +38,19 @@ type pod struct {
 	contentType string
 	answer      int
 	srv         *httptest.Server
+	ca          *testCA
 }
 
+// backend is the pod's Backend as a Locator returns it.
+func (p *pod) backend() Backend {
+	return Backend{URL: p.srv.URL, Credential: podCredential, TLS: p.ca.client(podName)}
+}
+
+// newPod serves a stand-in upload pod over TLS with a certificate for
+// podName from its own CA.
 func newPod(t *testing.T, answer int) *pod {
-	p := &pod{answer: answer}
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p := &pod{answer: answer, ca: newTestCA(t)}
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/upload" || r.Header.Get("Authorization") != "Bearer "+podCredential {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
@@ -48,6 +61,8 @@ func newPod(t *testing.T, answer int) *pod {
 		p.mu.Unlock()
 		http.Error(w, "pod says "+http.StatusText(p.answer), p.answer)
 	}))
+	p.srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.ca.serving(t, podName)}}
+	p.srv.StartTLS()
 	t.Cleanup(p.srv.Close)
 	return p
 }
@@ -89,7 +104,7 @@ func setup(t *testing.T, l *locator) (*Handler, *uploadtoken.Keys) {
 	require.NoError(t, err)
 	ks, err := uploadtoken.ParseKeys(data)
 	require.NoError(t, err)
-	return &Handler{Keys: ks, Locator: l, Client: http.DefaultClient, Wait: 200 * time.Millisecond, Poll: 10 * time.Millisecond,
+	return &Handler{Keys: ks, Locator: l, Wait: 200 * time.Millisecond, Poll: 10 * time.Millisecond,
 		Now: func() time.Time { return t0.Add(time.Minute) }}, ks
 }
 
@@ -117,7 +132,7 @@ func TestUpload(t *testing.T) {
 	for _, path := range []string{"/v1alpha1/upload", "/v1beta1/upload"} {
 		t.Run(path, func(t *testing.T) {
 			p := newPod(t, http.StatusOK)
-			h, ks := setup(t, &locator{backend: Backend{URL: p.srv.URL, Credential: podCredential}})
+			h, ks := setup(t, &locator{backend: p.backend()})
 			w := do(h, http.MethodPost, path, sign(t, ks, scope, t0), strings.NewReader("the image bytes"),
 				http.Header{HeaderContentType: {"archive"}})
 			assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
@@ -130,7 +145,7 @@ func TestUpload(t *testing.T) {
 
 func TestUploadForm(t *testing.T) {
 	p := newPod(t, http.StatusOK)
-	h, ks := setup(t, &locator{backend: Backend{URL: p.srv.URL, Credential: podCredential}})
+	h, ks := setup(t, &locator{backend: p.backend()})
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	require.NoError(t, mw.WriteField("comment", "ignored"))
@@ -192,7 +207,7 @@ func TestUploadRefusals(t *testing.T) {
 				code = http.StatusOK
 			}
 			p := newPod(t, code)
-			l := &locator{backend: Backend{URL: p.srv.URL, Credential: podCredential}, err: tt.loc.err, notReady: tt.loc.notReady}
+			l := &locator{backend: p.backend(), err: tt.loc.err, notReady: tt.loc.notReady}
 			if tt.loc.credential != "" {
 				l.backend.Credential = tt.loc.credential
 			}
@@ -225,7 +240,7 @@ func TestUploadRefusals(t *testing.T) {
 // TestWaitsForThePod: a pod that becomes ready within Wait gets the upload.
 func TestWaitsForThePod(t *testing.T) {
 	p := newPod(t, http.StatusOK)
-	l := &locator{backend: Backend{URL: p.srv.URL, Credential: podCredential}, notReady: 3}
+	l := &locator{backend: p.backend(), notReady: 3}
 	h, ks := setup(t, l)
 	h.Wait = 10 * time.Second
 	w := do(h, http.MethodPost, "/v1alpha1/upload", sign(t, ks, scope, t0), strings.NewReader("late"), nil)
