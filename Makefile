@@ -48,7 +48,8 @@ FUZZ_TARGETS := \
 	./pkg/egress:FuzzParse:100000 \
 	./pkg/annotations:FuzzValidate:50000 \
 	./pkg/redact:FuzzString:100000 \
-	./pkg/uploadtoken:FuzzVerify:20000
+	./pkg/uploadtoken:FuzzVerify:20000 \
+	./pkg/uploadproxy/tus:FuzzHeaders:1000000
 
 fuzz: ## run each fuzz target for its iteration count (times FUZZ_SCALE)
 	@set -e; for t in $(FUZZ_TARGETS); do \
