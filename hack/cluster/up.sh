@@ -151,7 +151,7 @@ guard_first() {
 }
 
 setup_pki() {
-  if [[ ! -f "${PKI}/admin.kubeconfig" ]]; then
+  if [[ ! -f "${PKI}/admin.kubeconfig" || ! -f "${PKI}/front-proxy-client.crt" ]]; then
     rm -rf "${PKI}"
     "${ADDONS_BIN}/clusterkit" pki -dir "${PKI}" -node-name "${NODE_NAME}" -node-ip "${GATEWAY}" \
       -service-ip "${KUBERNETES_SVC_IP}" -apiserver-port "${APISERVER_PORT}"
@@ -247,6 +247,11 @@ start_etcd() {
   wait_for etcd 30 curl -sf "http://127.0.0.1:${ETCD_CLIENT_PORT}/health"
 }
 
+# start_apiserver runs kube-apiserver with the aggregation layer: it calls
+# aggregated API servers (cdi-functions' tokenapi) with the front-proxy
+# client certificate and the caller's identity in X-Remote-* headers, and
+# reaches them at their endpoints' pod addresses (--enable-aggregator-routing:
+# the host-side API server dials the pod over the bridge, not the Service IP).
 start_apiserver() {
   start kube-apiserver "${KUBE_BIN}/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:${ETCD_CLIENT_PORT}" \
@@ -262,6 +267,14 @@ start_apiserver() {
     --service-account-key-file "${PKI}/sa.pub" \
     --service-account-signing-key-file "${PKI}/sa.key" \
     --authorization-mode Node,RBAC \
+    --requestheader-client-ca-file "${PKI}/front-proxy-ca.crt" \
+    --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User \
+    --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "${PKI}/front-proxy-client.crt" \
+    --proxy-client-key-file "${PKI}/front-proxy-client.key" \
+    --enable-aggregator-routing=true \
     --enable-admission-plugins NodeRestriction \
     --allow-privileged=true \
     --profiling=false --v=1

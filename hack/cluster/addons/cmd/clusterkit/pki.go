@@ -22,6 +22,7 @@ type component struct {
 }
 
 // runPKI issues the cluster CA, the serving and client certificates, the
+// front-proxy CA and client certificate of the aggregation layer, the
 // service-account key and one kubeconfig per component into -dir.
 func runPKI(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("pki", flag.ContinueOnError)
@@ -83,6 +84,10 @@ func runPKI(_ context.Context, args []string) error {
 		}
 	}
 
+	if err := frontProxy(*dir, now); err != nil {
+		return err
+	}
+
 	sa, err := pki.NewKey()
 	if err != nil {
 		return err
@@ -128,4 +133,24 @@ func runPKI(_ context.Context, args []string) error {
 		}
 	}
 	return nil
+}
+
+// frontProxy issues the aggregation layer's own CA (front-proxy-ca) and the
+// client certificate (CN front-proxy-client) the API server presents to
+// aggregated API servers, which trust the X-Remote-* headers only from a
+// client with that certificate. A CA apart from the cluster CA: no client
+// certificate of the cluster CA can pass as the front proxy.
+func frontProxy(dir string, now time.Time) error {
+	ca, err := pki.NewAuthority("front-proxy-ca", now)
+	if err != nil {
+		return err
+	}
+	if err := ca.WriteFiles(dir, "front-proxy-ca"); err != nil {
+		return err
+	}
+	kp, err := ca.Issue(pki.Request{CommonName: "front-proxy-client"}, now)
+	if err != nil {
+		return err
+	}
+	return kp.WriteFiles(dir, "front-proxy-client")
 }
