@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,30 +61,68 @@ func (f *receiveFlags) register(fs *flag.FlagSet) {
 // after the first that succeeds.
 type receiver struct {
 	credential []byte
+	// id names the resumable upload: the claim's UID.
+	id string
 	// write imports body, of content type ct, into the target.
 	write func(ctx context.Context, ct pipeline.ContentType, body io.Reader) (pipeline.Result, error)
-	busy  atomic.Bool
-	ok    atomic.Bool
-	done  chan struct{}
+	// importFile imports the spooled upload at path into the target.
+	importFile func(ctx context.Context, ct pipeline.ContentType, path string) (pipeline.Result, error)
+	// spool stores resumable and async uploads; nil without scratch space.
+	spool *spool
+	// base is the context processing runs in: it outlives the request
+	// that completed the upload.
+	base context.Context
+	// progress receives the bytes stored and the import's progress.
+	progress progress.Reporter
+
+	slot slot
+	ok   atomic.Bool
+	done chan struct{}
+	// fatal receives the failure of an async upload: nobody waits for an
+	// answer, so the command reports it and exits.
+	fatal chan error
+
+	mu      sync.Mutex
+	outcome uploadOutcome
+}
+
+// uploadOutcome is what became of the last upload processed from the spool.
+type uploadOutcome struct {
+	state   string
+	code    int
+	message string
 }
 
 func newReceiver(credential []byte, write func(context.Context, pipeline.ContentType, io.Reader) (pipeline.Result, error)) *receiver {
-	return &receiver{credential: credential, write: write, done: make(chan struct{})}
+	return &receiver{credential: credential, id: "upload", write: write, base: context.Background(), progress: progress.Discard{},
+		done: make(chan struct{}), fatal: make(chan error, 1)}
 }
+
+// Paths the receiver serves.
+const (
+	// asyncPath takes the whole image, stores it and answers; the import
+	// runs after the answer.
+	asyncPath = "/upload-async"
+	// tusPath is where resumable uploads are created; tusPath/ID is the
+	// upload.
+	tusPath = "/tus"
+)
 
 // ServeHTTP implements http.Handler. Answers, all plain text: 200 stored;
 // 400 not an image this system takes (the reason); 401 no or a wrong
-// credential; 404/405 anything but POST/PUT of /upload; 409 already
-// stored; 413 larger than the target; 503 another upload runs, or this one
-// broke off (the proxy may retry).
+// credential; 404/405 anything but the receiver's paths and methods; 409
+// already stored; 413 larger than the target; 503 another upload runs, or
+// this one broke off (the proxy may retry). asyncPath answers 200 once the
+// bytes are stored; tusPath speaks tus (tus.go).
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if r.URL.Path != receivePath {
+	tusReq := r.URL.Path == tusPath || strings.HasPrefix(r.URL.Path, tusPath+"/")
+	if r.URL.Path != receivePath && r.URL.Path != asyncPath && !tusReq {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+	if !tusReq && r.Method != http.MethodPost && r.Method != http.MethodPut {
 		w.Header().Set("Allow", "POST, PUT")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -93,32 +132,47 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
+	if tusReq {
+		rc.serveTus(w, r)
+		return
+	}
 	ct, err := pipeline.ParseContentType(strings.ToLower(strings.TrimSpace(r.Header.Get(headerContentType))))
 	if err != nil {
 		http.Error(w, fmt.Sprintf("%s: %v", headerContentType, err), http.StatusBadRequest)
 		return
 	}
-	if !rc.busy.CompareAndSwap(false, true) {
+	h, ok := rc.slot.tryAcquire(nil)
+	if !ok {
 		w.Header().Set("Retry-After", busyRetryAfter)
 		http.Error(w, "another upload into this claim is in progress", http.StatusServiceUnavailable)
 		return
 	}
-	defer rc.busy.Store(false)
-	// Checked while holding busy: an upload that succeeded just before
+	// Checked while holding the slot: an upload that succeeded just before
 	// cannot be followed by a second one (nor done closed twice).
 	if rc.ok.Load() {
+		rc.slot.release(h)
 		http.Error(w, "the image is already uploaded", http.StatusConflict)
 		return
 	}
-
+	if r.URL.Path == asyncPath {
+		rc.serveAsync(w, r, h, ct)
+		return
+	}
+	defer rc.slot.release(h)
 	res, err := rc.write(r.Context(), ct, r.Body)
 	if err != nil {
 		code := statusFor(r.Context(), err)
 		http.Error(w, oneLine(err), code)
 		return
 	}
-	rc.ok.Store(true)
+	rc.succeeded()
 	fmt.Fprintf(w, "uploaded %s: %s, %s stored\n", layerList(res), progress.Bytes(res.Size), progress.Bytes(res.Written))
+}
+
+// succeeded marks the claim filled and ends the command. Called while
+// holding the slot, once.
+func (rc *receiver) succeeded() {
+	rc.ok.Store(true)
 	close(rc.done)
 }
 
@@ -160,6 +214,16 @@ func receiveCommand(ctx context.Context, args []string, getenv func(string) stri
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitUsage
 	}
+	if rf.claimUID != "" {
+		rc.id = rf.claimUID
+	}
+	rc.base = ctx
+	if rep != nil {
+		var stop func()
+		rc.progress, stop = rep.progress(ctx)
+		defer stop()
+	}
+	rc.resume()
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: listen: %v\n", err)
@@ -174,8 +238,10 @@ func receiveCommand(ctx context.Context, args []string, getenv func(string) stri
 			errc <- srv.Serve(ln)
 		}
 	}()
+	var final error
 	select {
 	case <-rc.done:
+	case final = <-rc.fatal:
 	case <-ctx.Done():
 	case err := <-errc:
 		fmt.Fprintf(stderr, "error: serve: %v\n", err)
@@ -184,6 +250,14 @@ func receiveCommand(ctx context.Context, args []string, getenv func(string) stri
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
+	if final != nil {
+		fmt.Fprintf(stderr, "error: %s\n", oneLine(final))
+		writeTerminationLog(rf.terminationLog, final)
+		if rep != nil {
+			rep.result(ctx, final)
+		}
+		return exitCodeFor(final)
+	}
 	if !rc.ok.Load() {
 		return exitRetryable
 	}
@@ -230,14 +304,15 @@ func (f *receiveFlags) server(stderr io.Writer) (*http.Server, *receiver, error)
 	if len(cred) < 16 {
 		return nil, nil, fmt.Errorf("the credential in %s is shorter than 16 bytes", f.credentialFile)
 	}
-	base := pipeline.Request{Target: f.target, Scratch: f.scratch, Progress: progress.NewLine(stderr, 2*time.Second)}
+	base := pipeline.Request{Target: f.target, Scratch: f.scratch}
 	if f.size != "" {
 		if base.Size, err = parseSize(f.size); err != nil {
 			return nil, nil, err
 		}
 	}
-	write := func(ctx context.Context, ct pipeline.ContentType, body io.Reader) (pipeline.Result, error) {
-		src, err := source.New(ctx, "-", source.Options{Stdin: body})
+	var rc *receiver
+	run := func(ctx context.Context, ct pipeline.ContentType, name string, opts source.Options) (pipeline.Result, error) {
+		src, err := source.New(ctx, name, opts)
 		if err != nil {
 			return pipeline.Result{}, err
 		}
@@ -245,9 +320,30 @@ func (f *receiveFlags) server(stderr io.Writer) (*http.Server, *receiver, error)
 			defer c.Close()
 		}
 		req := base
-		req.ContentType, req.Source = ct, src
+		req.ContentType, req.Source, req.Progress = ct, src, rc.progress
 		return pipeline.Run(ctx, req)
 	}
-	rc := newReceiver(cred, write)
+	rc = newReceiver(cred, func(ctx context.Context, ct pipeline.ContentType, body io.Reader) (pipeline.Result, error) {
+		return run(ctx, ct, "-", source.Options{Stdin: body})
+	})
+	rc.importFile = func(ctx context.Context, ct pipeline.ContentType, path string) (pipeline.Result, error) {
+		return run(ctx, ct, path, source.Options{})
+	}
+	rc.progress = progress.NewLine(stderr, 2*time.Second)
+	if f.scratch != "" {
+		if rc.spool, err = openSpool(f.scratch, spoolBound(base.Size)); err != nil {
+			return nil, nil, err
+		}
+	}
 	return &http.Server{Handler: rc, ReadHeaderTimeout: 30 * time.Second}, rc, nil
+}
+
+// spoolBound is the most an upload into a target of size bytes may
+// store: a little more than size, since a fully allocated qcow2 is larger
+// than its disk by its tables. 0: no bound.
+func spoolBound(size int64) int64 {
+	if size <= 0 {
+		return 0
+	}
+	return size + size/64 + 16<<20
 }
