@@ -203,7 +203,7 @@ func (sp *spool) setLength() error {
 // arrived before r failed is kept (made durable and counted): a dropped
 // connection resumes from there. With one (sum, want), the chunk is kept
 // only whole and matching, else discarded. progress is called with the
-// offset as bytes are made durable.
+// bytes received so far (durable or not) as they arrive.
 func (sp *spool) write(ctx context.Context, r io.Reader, sum hash.Hash, want []byte, progress func(int64)) (int64, error) {
 	st, ok := sp.state()
 	if !ok {
@@ -248,6 +248,9 @@ func (sp *spool) write(ctx context.Context, r io.Reader, sum hash.Hash, want []b
 				break
 			}
 			n += int64(m)
+			if progress != nil {
+				progress(start + n)
+			}
 		}
 		if err == io.EOF {
 			break
@@ -256,7 +259,7 @@ func (sp *spool) write(ctx context.Context, r io.Reader, sum hash.Hash, want []b
 			rerr = err
 		}
 		if sum == nil && rerr == nil && n/checkpointBytes != (n-int64(m))/checkpointBytes {
-			if err := sp.commit(f, start+n, progress); err != nil {
+			if err := sp.commit(f, start+n); err != nil {
 				return n, err
 			}
 		}
@@ -271,7 +274,7 @@ func (sp *spool) write(ctx context.Context, r io.Reader, sum hash.Hash, want []b
 		}
 		return 0, rerr
 	}
-	if err := sp.commit(f, start+n, progress); err != nil {
+	if err := sp.commit(f, start+n); err != nil {
 		return n, err
 	}
 	return n, rerr
@@ -287,7 +290,7 @@ func spoolWriteError(err error) error {
 }
 
 // commit makes the bytes up to off durable, then records off.
-func (sp *spool) commit(f *os.File, off int64, progress func(int64)) error {
+func (sp *spool) commit(f *os.File, off int64) error {
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
@@ -302,9 +305,6 @@ func (sp *spool) commit(f *os.File, off int64, progress func(int64)) error {
 		return err
 	}
 	sp.st = &st
-	if progress != nil {
-		progress(off)
-	}
 	return nil
 }
 

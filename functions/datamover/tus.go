@@ -24,9 +24,6 @@ import (
 // client that lost its connection to let go.
 const interruptWait = 10 * time.Second
 
-// headerMessage carries the reason of a failed import on HEAD.
-const headerMessage = "X-Cdi-Upload-Message"
-
 func (rc *receiver) serveTus(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set(tus.HeaderResumable, tus.Version)
@@ -133,7 +130,7 @@ func (rc *receiver) tusHead(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(tus.HeaderState, o.state)
 	}
 	if o.message != "" {
-		w.Header().Set(headerMessage, o.message)
+		w.Header().Set(tus.HeaderMessage, o.message)
 	}
 	if !ok {
 		// Succeeded (the spool is gone), failed for good, or never created.
@@ -226,7 +223,7 @@ func (rc *receiver) tusPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(tus.HeaderState, o.state)
 	if o.state == tus.StateSucceeded {
-		w.Header().Set(headerMessage, o.message)
+		w.Header().Set(tus.HeaderMessage, o.message)
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}

@@ -84,15 +84,45 @@ type Handler struct {
 }
 
 // endpoint is what a request path asks for.
-type endpoint struct{ form bool }
+type endpoint struct {
+	// form: the image is the "file" field of a multipart form.
+	form bool
+	// async: answered once the pod stored the image; the import follows.
+	async bool
+	// tus: the resumable endpoint; id is the upload named in the path
+	// ("" for creation).
+	tus bool
+	id  string
+	// prefix is the tus endpoint's path, for Location.
+	prefix string
+}
 
-// endpoints are the upload paths of both API versions (the -async forms
-// are not served yet).
-var endpoints = map[string]endpoint{
-	"/v1alpha1/upload":      {},
-	"/v1beta1/upload":       {},
-	"/v1alpha1/upload-form": {form: true},
-	"/v1beta1/upload-form":  {form: true},
+// route returns the endpoint of path: the upload paths of both API
+// versions (CDI's upload, upload-async, upload-form, upload-form-async)
+// and the resumable upload-tus.
+func route(path string) (endpoint, bool) {
+	for _, v := range []string{"/v1alpha1/", "/v1beta1/"} {
+		rest, ok := strings.CutPrefix(path, v)
+		if !ok {
+			continue
+		}
+		switch rest {
+		case "upload":
+			return endpoint{}, true
+		case "upload-async":
+			return endpoint{async: true}, true
+		case "upload-form":
+			return endpoint{form: true}, true
+		case "upload-form-async":
+			return endpoint{form: true, async: true}, true
+		case tusEndpoint:
+			return endpoint{tus: true, prefix: v + tusEndpoint}, true
+		}
+		if id, ok := strings.CutPrefix(rest, tusEndpoint+"/"); ok && id != "" && !strings.Contains(id, "/") {
+			return endpoint{tus: true, id: id, prefix: v + tusEndpoint}, true
+		}
+	}
+	return endpoint{}, false
 }
 
 // ServeHTTP implements http.Handler.
@@ -102,12 +132,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		text(w, http.StatusOK, "ok")
 		return
 	}
-	ep, ok := endpoints[r.URL.Path]
+	ep, ok := route(r.URL.Path)
 	if !ok {
 		text(w, http.StatusNotFound, "not an upload endpoint")
 		return
 	}
-	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+	if ep.tus {
+		if !tusMethodAllowed(ep, r.Method) {
+			w.Header().Set("Allow", tusAllow(ep))
+			text(w, http.StatusMethodNotAllowed, "use "+tusAllow(ep))
+			return
+		}
+	} else if r.Method != http.MethodPost && r.Method != http.MethodPut {
 		w.Header().Set("Allow", "POST, PUT")
 		text(w, http.StatusMethodNotAllowed, "use POST or PUT")
 		return
@@ -139,12 +175,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		text(w, http.StatusServiceUnavailable, fmt.Sprintf("the upload pod of %s/%s is not ready: try again shortly", scope.Namespace, scope.Name))
 		return
 	}
+	if ep.tus {
+		h.forwardTus(w, r, be, ep, scope)
+		return
+	}
 	body, length, err := h.body(r, ep)
 	if err != nil {
 		text(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	h.forward(w, r, be, body, length)
+	path := "/upload"
+	if ep.async {
+		path = "/upload-async"
+	}
+	h.forward(w, r, be, path, body, length)
 }
 
 // verify returns the scope of the request's bearer token.
@@ -209,28 +253,10 @@ func (h *Handler) body(r *http.Request, ep endpoint) (io.Reader, int64, error) {
 	}
 }
 
-// forward streams body to the upload pod and relays its answer.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, be Backend, body io.Reader, length int64) {
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, strings.TrimSuffix(be.URL, "/")+"/upload", body)
-	if err != nil {
-		text(w, http.StatusInternalServerError, "cannot reach the upload pod")
-		return
-	}
-	req.ContentLength = length
-	req.Header.Set("Authorization", "Bearer "+be.Credential)
-	if ct := r.Header.Get(HeaderContentType); ct != "" {
-		req.Header.Set(HeaderContentType, ct)
-	}
-	rt, err := h.transports().get(be, h.Transport)
-	if err != nil {
-		text(w, http.StatusBadGateway, "cannot reach the upload pod securely")
-		return
-	}
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		h.transports().forget(be)
-		w.Header().Set("Retry-After", "5")
-		text(w, http.StatusServiceUnavailable, "the upload pod did not answer: try again")
+// forward streams body to the upload pod's path and relays its answer.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, be Backend, path string, body io.Reader, length int64) {
+	resp, ok := h.send(w, r, be, http.MethodPost, path, body, length, nil)
+	if !ok {
 		return
 	}
 	defer resp.Body.Close()
@@ -244,6 +270,41 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, be Backend, bo
 		w.Header().Set("Retry-After", ra)
 	}
 	text(w, code, strings.TrimSpace(string(msg)))
+}
+
+// send makes one request to the upload pod with its credential (and
+// headers), answering the client itself when the pod cannot be reached.
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, be Backend, method, path string, body io.Reader, length int64,
+	header http.Header) (*http.Response, bool) {
+	if body == nil {
+		body = http.NoBody
+	}
+	req, err := http.NewRequestWithContext(r.Context(), method, strings.TrimSuffix(be.URL, "/")+path, body)
+	if err != nil {
+		text(w, http.StatusInternalServerError, "cannot reach the upload pod")
+		return nil, false
+	}
+	req.ContentLength = length
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+be.Credential)
+	if ct := r.Header.Get(HeaderContentType); ct != "" {
+		req.Header.Set(HeaderContentType, ct)
+	}
+	rt, err := h.transports().get(be, h.Transport)
+	if err != nil {
+		text(w, http.StatusBadGateway, "cannot reach the upload pod securely")
+		return nil, false
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		h.transports().forget(be)
+		w.Header().Set("Retry-After", "5")
+		text(w, http.StatusServiceUnavailable, "the upload pod did not answer: try again")
+		return nil, false
+	}
+	return resp, true
 }
 
 // transports returns the handler's per-pod transports.
