@@ -113,7 +113,7 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 	go r.Emitter.Run(ctx)
 
 	claims.Informer().AddEventHandler(cache.FilteringResourceEventHandler{
-		FilterFunc: wantsImport,
+		FilterFunc: wantsWork,
 		Handler: cache.ResourceEventHandlerFuncs{
 			AddFunc:    impl.Enqueue,
 			UpdateFunc: controller.PassNew(impl.Enqueue),
@@ -123,6 +123,7 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 				}
 				if c, ok := obj.(*corev1.PersistentVolumeClaim); ok {
 					ledger.forget(importSubject(string(c.UID)))
+					ledger.forget(uploadSubject(string(c.UID)))
 				}
 			},
 		},
@@ -137,6 +138,7 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 			}
 			ledger.forget(podSubject(string(pod.UID)))
 			ledger.forget(importSubject(pod.Labels[datapod.LabelClaimUID]))
+			ledger.forget(uploadSubject(pod.Labels[datapod.LabelClaimUID]))
 			enqueueClaimOf(func(k types.NamespacedName) { impl.EnqueueKeyAfter(k, podGoneDelay) }, pod)
 			// A pod that goes frees room (a pods quota): the namespace's
 			// waiting imports are asked again now rather than at their
@@ -146,8 +148,9 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 				return
 			}
 			for _, c := range waiting {
-				if wantsImport(c) && !finished(c) {
+				if wantsWork(c) && !finished(c) {
 					ledger.forget(importSubject(string(c.UID)))
+					ledger.forget(uploadSubject(string(c.UID)))
 					impl.EnqueueKeyAfter(types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, podGoneDelay)
 				}
 			}
@@ -177,9 +180,10 @@ func maxRestartsFromEnv(getenv func(string) string) (int32, error) {
 	return int32(n), nil
 }
 
-// wantsImport filters claim events: only claims with an import request
-// are reconciled for their own changes (data pods enqueue theirs).
-func wantsImport(obj any) bool {
+// wantsWork filters claim events: only claims with an import request or
+// an upload target are reconciled for their own changes (data pods
+// enqueue theirs).
+func wantsWork(obj any) bool {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -187,8 +191,9 @@ func wantsImport(obj any) bool {
 	if !ok {
 		return false
 	}
-	_, ok = annotations.ImportRequestOf(c.Annotations)
-	return ok
+	_, imp := annotations.ImportRequestOf(c.Annotations)
+	_, up := annotations.UploadRequestOf(c.Annotations)
+	return imp || up
 }
 
 // podOf returns the pod of an informer event (also of a tombstone).

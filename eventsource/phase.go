@@ -14,7 +14,9 @@ import (
 // podPhase derives the phase of a data pod from its status, for a
 // DataPodPhase event (the Claim is left for the caller to fill):
 //
-//   - pod phase Succeeded → Succeeded (ImportSucceeded);
+//   - pod phase Succeeded → Succeeded (ImportSucceeded; for upload pods
+//     the reasons are the upload's: UploadSucceeded, ErrUploadFailed,
+//     UploadRetrying);
 //   - a container whose last run ended with a permanent exit status
 //     (datapod.PermanentExit: 1, or 2 for a configuration error) → Failed,
 //     Permanent, ErrImportFailed with the data mover's termination message,
@@ -38,9 +40,12 @@ import (
 //
 // Message is the data mover's termination message when a run ended (its
 // last error), else the kubelet's or scheduler's message, else the
-// reason. Restarts is the container's restart count.
+// reason. Restarts is the container's restart count. For an upload pod,
+// Ready tells whether it listens now (Running, not being deleted, its
+// Ready condition true).
 func podPhase(pod *corev1.Pod, maxRestarts int32) events.DataPodPhasePayload {
 	p := events.DataPodPhasePayload{Pod: events.Pod{Name: pod.Name, UID: string(pod.UID)}}
+	out := outcomes(pod)
 	cs := mainContainer(pod)
 	var last *corev1.ContainerStateTerminated
 	if cs != nil {
@@ -50,10 +55,10 @@ func podPhase(pod *corev1.Pod, maxRestarts int32) events.DataPodPhasePayload {
 
 	switch {
 	case pod.Status.Phase == corev1.PodSucceeded:
-		p.Phase, p.Reason = events.PodSucceeded, reason.ImportSucceeded
+		p.Phase, p.Reason = events.PodSucceeded, out.Succeeded
 		p.Message = terminationMessage(last)
 	case last != nil && datapod.PermanentExit(last.ExitCode):
-		p.Phase, p.Reason, p.Permanent = events.PodFailed, reason.ImportFailed, true
+		p.Phase, p.Reason, p.Permanent = events.PodFailed, out.Failed, true
 		p.Message = terminationMessage(last)
 	case maxRestarts > 0 && cs != nil && cs.RestartCount >= maxRestarts && cs.State.Running == nil &&
 		pod.Status.Phase != corev1.PodFailed:
@@ -86,7 +91,7 @@ func podPhase(pod *corev1.Pod, maxRestarts int32) events.DataPodPhasePayload {
 	case cs != nil && cs.State.Running != nil && pod.Status.Phase == corev1.PodRunning:
 		p.Phase = events.PodRunning
 		if last != nil {
-			p.Reason, p.Message = retryReason(last), terminationMessage(last)
+			p.Reason, p.Message = retryReason(last, out), terminationMessage(last)
 		}
 	default:
 		p.Phase = events.PodScheduled
@@ -97,7 +102,7 @@ func podPhase(pod *corev1.Pod, maxRestarts int32) events.DataPodPhasePayload {
 		case cs != nil && cs.State.Waiting != nil:
 			p.Reason, p.Message = cs.State.Waiting.Reason, cs.State.Waiting.Message
 		case last != nil:
-			p.Reason = retryReason(last)
+			p.Reason = retryReason(last, out)
 		}
 		if last != nil {
 			// The data mover's last error says more than "back-off
@@ -109,7 +114,26 @@ func podPhase(pod *corev1.Pod, maxRestarts int32) events.DataPodPhasePayload {
 	if p.Message == "" {
 		p.Message = p.Reason
 	}
+	if pod.Labels[datapod.LabelKind] == datapod.KindUpload {
+		ready := p.Phase == events.PodRunning && pod.DeletionTimestamp == nil && podReady(pod)
+		p.Ready = &ready
+	}
 	return p
+}
+
+// outcomes are the reasons of the pod's kind of work.
+func outcomes(pod *corev1.Pod) reason.Outcomes {
+	if pod.Labels[datapod.LabelKind] == datapod.KindUpload {
+		return reason.UploadOutcomes
+	}
+	return reason.ImportOutcomes
+}
+
+// podReady reports the pod's Ready condition: an upload pod is ready when
+// it listens (its readiness probe).
+func podReady(pod *corev1.Pod) bool {
+	c := condition(pod, corev1.PodReady)
+	return c != nil && c.Status == corev1.ConditionTrue
 }
 
 // mainContainer returns the status of the pod's first container (the data
@@ -138,11 +162,11 @@ func lastRun(cs *corev1.ContainerStatus) *corev1.ContainerStateTerminated {
 }
 
 // retryReason names why a run that the kubelet restarts ended.
-func retryReason(t *corev1.ContainerStateTerminated) string {
+func retryReason(t *corev1.ContainerStateTerminated, out reason.Outcomes) string {
 	if t.Reason != "" && t.Reason != "Error" && t.Reason != "Completed" {
 		return t.Reason // OOMKilled, ContainerCannotRun…
 	}
-	return reason.ImportRetrying
+	return out.Retrying
 }
 
 // terminationMessage is the data mover's termination log (its last

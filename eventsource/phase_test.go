@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/cdi-functions/cdi-functions/internal/gen"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
@@ -148,6 +149,33 @@ func TestPodPhase(t *testing.T) {
 		pod: gen.DataPod(gen.Claim("golden"), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning),
 			gen.Container(gen.Running(), gen.Restarts(10), gen.LastTerminated(3, "Error", netErr))),
 		want: events.DataPodPhasePayload{Phase: events.PodRunning, Reason: reason.ImportRetrying, Message: netErr, Restarts: 10},
+	}, {
+		name: "upload pod starting: not ready",
+		pod:  gen.DataPod(gen.Claim("up"), gen.Upload(), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running()), gen.Ready(false)),
+		want: events.DataPodPhasePayload{Phase: events.PodRunning, Ready: ptr.To(false)},
+	}, {
+		name: "upload pod listening: ready",
+		pod:  gen.DataPod(gen.Claim("up"), gen.Upload(), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running()), gen.Ready(true)),
+		want: events.DataPodPhasePayload{Phase: events.PodRunning, Ready: ptr.To(true)},
+	}, {
+		name: "upload pod being deleted: not ready any more",
+		pod: gen.DataPod(gen.Claim("up"), gen.Upload(), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running()),
+			gen.Ready(true), gen.PodDeleting()),
+		want: events.DataPodPhasePayload{Phase: events.PodRunning, Ready: ptr.To(false)},
+	}, {
+		name: "upload pod done: the upload's reasons",
+		pod:  gen.DataPod(gen.Claim("up"), gen.Upload(), gen.OnNode("n1"), gen.PodPhase(corev1.PodSucceeded), gen.Container(gen.Terminated(0, "Completed", ""))),
+		want: events.DataPodPhasePayload{Phase: events.PodSucceeded, Reason: reason.UploadSucceeded, Message: "Completed", Ready: ptr.To(false)},
+	}, {
+		name: "upload pod restarted after a retryable failure",
+		pod: gen.DataPod(gen.Claim("up"), gen.Upload(), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning),
+			gen.Container(gen.Running(), gen.Restarts(1), gen.LastTerminated(3, "Error", "listen: address in use")), gen.Ready(true)),
+		want: events.DataPodPhasePayload{Phase: events.PodRunning, Reason: reason.UploadRetrying, Message: "listen: address in use", Restarts: 1, Ready: ptr.To(true)},
+	}, {
+		name: "upload pod failed for good",
+		pod: gen.DataPod(gen.Claim("up"), gen.Upload(), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning),
+			gen.Container(gen.Terminated(2, "Error", "error: --target is required"))),
+		want: events.DataPodPhasePayload{Phase: events.PodFailed, Reason: reason.UploadFailed, Message: "error: --target is required", Permanent: true, Ready: ptr.To(false)},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,11 +63,12 @@ func TestRouteTableWatch(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 }
 
-func TestWantsImport(t *testing.T) {
-	assert.True(t, wantsImport(gen.Claim("a", gen.WithEndpoint(imageURL))))
-	assert.False(t, wantsImport(gen.Claim("a")))
-	assert.True(t, wantsImport(cacheTombstone(gen.Claim("a", gen.WithEndpoint(imageURL)))))
-	assert.False(t, wantsImport(gen.DataPod(gen.Claim("a"))))
+func TestWantsWork(t *testing.T) {
+	assert.True(t, wantsWork(gen.Claim("a", gen.WithEndpoint(imageURL))))
+	assert.True(t, wantsWork(gen.Claim("a", gen.WithUploadTarget())))
+	assert.False(t, wantsWork(gen.Claim("a")))
+	assert.True(t, wantsWork(cacheTombstone(gen.Claim("a", gen.WithEndpoint(imageURL)))))
+	assert.False(t, wantsWork(gen.DataPod(gen.Claim("a"))))
 }
 
 func TestMaxRestartsFromEnv(t *testing.T) {

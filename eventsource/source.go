@@ -49,6 +49,7 @@ func (b Backoff) delay(sends int) time.Duration {
 // importSubject, podSubject and deletingSubject are the ledger subjects
 // of the kinds of intents.
 func importSubject(claimUID string) string   { return "import/" + claimUID }
+func uploadSubject(claimUID string) string   { return "upload/" + claimUID }
 func podSubject(podUID string) string        { return "pod/" + podUID }
 func deletingSubject(claimUID string) string { return "deleting/" + claimUID }
 
@@ -105,20 +106,44 @@ func spent(pod *corev1.Pod) bool {
 // importIntent decides whether claim needs an ImportRequested event: it
 // asks for an import (the endpoint annotation), is not being deleted, its
 // work is not finished, and none of its data pods is alive (missing, or
-// only spent ones). The decision reads nothing but the request
+// only spent ones); a claim that is also an upload target is the
+// uploader's (see uploadIntent). The decision reads nothing but the request
 // annotations, the finished flag and the data pods, so the status
 // annotations the updater writes can never trigger a new request.
 func importIntent(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod) (events.ImportRequestedPayload, bool) {
 	req, ok := annotations.ImportRequestOf(claim.Annotations)
-	if !ok || claim.DeletionTimestamp != nil || finished(claim) {
+	if _, upload := claim.Annotations[annotations.UploadTarget]; !ok || upload || !wantsPod(claim, pods) {
 		return events.ImportRequestedPayload{}, false
+	}
+	return events.ImportRequestedPayload{Claim: claimRef(claim), Request: req}, true
+}
+
+// uploadIntent decides whether claim needs an UploadRequested event, by
+// the rules of importIntent: it is an upload target (a claim that is
+// also annotated for an import is one too: the uploader refuses it, with
+// an Event naming both annotations), not being deleted, not finished,
+// and without a live data pod.
+func uploadIntent(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod) (events.UploadRequestedPayload, bool) {
+	req, ok := annotations.UploadRequestOf(claim.Annotations)
+	if !ok || !wantsPod(claim, pods) {
+		return events.UploadRequestedPayload{}, false
+	}
+	return events.UploadRequestedPayload{Claim: claimRef(claim), Request: req}, true
+}
+
+// wantsPod reports whether a claim that asks for work needs a data pod:
+// it is not being deleted, its work is not finished, and none of its
+// data pods is alive (missing, or only spent ones).
+func wantsPod(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod) bool {
+	if claim.DeletionTimestamp != nil || finished(claim) {
+		return false
 	}
 	for _, p := range ownPods(claim, pods) {
 		if !spent(p) {
-			return events.ImportRequestedPayload{}, false
+			return false
 		}
 	}
-	return events.ImportRequestedPayload{Claim: claimRef(claim), Request: req}, true
+	return true
 }
 
 // phaseIntents derives a DataPodPhase payload for each data pod of the
@@ -159,6 +184,13 @@ func Intents(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod, policy Pol
 			return nil, fmt.Errorf("import request of claim %s/%s: %w", claim.Namespace, claim.Name, err)
 		}
 		out = append(out, Intent{Subject: importSubject(p.Claim.UID), Event: e, Resend: policy.Resend})
+	}
+	if p, ok := uploadIntent(claim, pods); ok {
+		e, err := events.NewUploadRequested(p, now)
+		if err != nil {
+			return nil, fmt.Errorf("upload request of claim %s/%s: %w", claim.Namespace, claim.Name, err)
+		}
+		out = append(out, Intent{Subject: uploadSubject(p.Claim.UID), Event: e, Resend: policy.Resend})
 	}
 	if p, ok := deletingIntent(claim, pods); ok {
 		e, err := events.NewClaimDeleting(p, now)

@@ -48,6 +48,9 @@ func TestIntents(t *testing.T) {
 		return intentSummary{Type: events.DataPodPhase, Subject: "pod/pod-uid-golden", Phase: p}
 	}
 	runningPod := gen.DataPod(gen.Claim("golden"), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running()))
+	uploadGolden := intentSummary{Type: events.UploadRequested, Subject: "upload/uid-golden"}
+	uploadPod := gen.DataPod(gen.Claim("golden"), gen.Upload(), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning),
+		gen.Container(gen.Running()), gen.Ready(true))
 	tests := []struct {
 		name  string
 		claim *corev1.PersistentVolumeClaim
@@ -86,6 +89,17 @@ func TestIntents(t *testing.T) {
 			want: []intentSummary{importGolden}},
 		{name: "data pod, no import request (other kinds of data pods)", claim: gen.Claim("golden"),
 			pods: []*corev1.Pod{runningPod}, want: []intentSummary{phase(events.PodRunning)}},
+		{name: "upload target", claim: gen.Claim("golden", gen.WithUploadTarget()), want: []intentSummary{uploadGolden}},
+		{name: "upload target that also asks for an import: the uploader's (it refuses)",
+			claim: gen.Claim("golden", gen.WithUploadTarget(), gen.WithEndpoint(imageURL)), want: []intentSummary{uploadGolden}},
+		{name: "upload pod listening", claim: gen.Claim("golden", gen.WithUploadTarget()),
+			pods: []*corev1.Pod{uploadPod}, want: []intentSummary{phase(events.PodRunning)}},
+		{name: "upload succeeded", claim: gen.Claim("golden", gen.WithUploadTarget(), gen.WithPhase(annotations.PhaseSucceeded))},
+		{name: "upload target being deleted, its pod must go", claim: gen.Claim("golden", gen.WithUploadTarget(), gen.Deleting()),
+			pods: []*corev1.Pod{uploadPod}, want: []intentSummary{deletingGolden}},
+		{name: "upload pod evicted: a new one", claim: gen.Claim("golden", gen.WithUploadTarget(), gen.WithPhase(annotations.PhaseRunning)),
+			pods: []*corev1.Pod{gen.DataPod(gen.Claim("golden"), gen.Upload(), gen.PodFailed("Evicted", "low on disk"))},
+			want: []intentSummary{uploadGolden, phase(events.PodFailed)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +130,22 @@ func TestImportRequestPayload(t *testing.T) {
 		Claim:   events.Claim{Namespace: gen.Namespace, Name: "golden", UID: "uid-golden"},
 		Request: annotations.ImportRequest{Endpoint: imageURL, SecretName: "endpoint-secret", ContentType: annotations.ContentTypeArchive},
 	}, p)
+}
+
+func TestUploadRequestPayload(t *testing.T) {
+	c := gen.Claim("upload-pvc", gen.WithUploadTarget(), gen.WithAnnotation(annotations.ContentType, annotations.ContentTypeArchive))
+	got, err := Intents(c, nil, testPolicy, time.Unix(100, 0))
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	var p events.UploadRequestedPayload
+	require.NoError(t, events.Decode(got[0].Event, events.UploadRequested, &p))
+	assert.Equal(t, events.UploadRequestedPayload{
+		Claim:   events.Claim{Namespace: gen.Namespace, Name: "upload-pvc", UID: "uid-upload-pvc"},
+		Request: annotations.UploadRequest{ContentType: annotations.ContentTypeArchive},
+	}, p)
+	again, err := Intents(c, nil, testPolicy, time.Unix(200, 0))
+	require.NoError(t, err)
+	assert.Equal(t, got[0].Event.ID(), again[0].Event.ID(), "the same request keeps its id")
 }
 
 // TestStatusAnnotationsDoNotMakeNewIntents is the feedback-loop guard:

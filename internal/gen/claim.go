@@ -65,6 +65,10 @@ func WithoutAnnotation(k string) ClaimOption {
 // WithEndpoint asks for an import of url.
 func WithEndpoint(url string) ClaimOption { return WithAnnotation(annotations.Endpoint, url) }
 
+// WithUploadTarget makes the claim an upload target (the 2018 post's
+// empty annotation value).
+func WithUploadTarget() ClaimOption { return WithAnnotation(annotations.UploadTarget, "") }
+
 // WithSecret names the import's Secret.
 func WithSecret(name string) ClaimOption { return WithAnnotation(annotations.SecretName, name) }
 

@@ -41,6 +41,27 @@ func DataPod(claim *corev1.PersistentVolumeClaim, opts ...PodOption) *corev1.Pod
 	return p
 }
 
+// Upload makes the pod the claim's upload data pod (its name, kind and
+// container); use it before Container.
+func Upload() PodOption {
+	return func(p *corev1.Pod) {
+		p.Name = datapod.UploadPodName(p.Annotations[datapod.AnnotationClaimName])
+		p.Labels[datapod.LabelKind] = datapod.KindUpload
+		p.Spec.Containers[0].Name = datapod.UploadContainer
+	}
+}
+
+// Ready sets the pod's Ready condition.
+func Ready(ready bool) PodOption {
+	return func(p *corev1.Pod) {
+		s := corev1.ConditionFalse
+		if ready {
+			s = corev1.ConditionTrue
+		}
+		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: s})
+	}
+}
+
 // WithPodUID sets the pod's UID.
 func WithPodUID(uid string) PodOption {
 	return func(p *corev1.Pod) { p.UID = types.UID(uid) }
@@ -99,7 +120,7 @@ type ContainerOption func(*corev1.ContainerStatus)
 // Container sets the data mover container's status.
 func Container(opts ...ContainerOption) PodOption {
 	return func(p *corev1.Pod) {
-		cs := corev1.ContainerStatus{Name: datapod.ImportContainer}
+		cs := corev1.ContainerStatus{Name: p.Spec.Containers[0].Name}
 		for _, o := range opts {
 			o(&cs)
 		}

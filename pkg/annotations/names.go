@@ -42,6 +42,9 @@ const (
 	// Message is the human-readable detail of the last status change
 	// (the data mover's error on failure).
 	Message = "cdi.kubevirt.io/storage.pod.message"
+	// PodReady is "true" while the claim's upload pod listens for the
+	// upload, "false" otherwise (upload targets only).
+	PodReady = "cdi.kubevirt.io/storage.pod.ready"
 	// ImportPodName names the data pod importing into the claim.
 	ImportPodName = "cdi.kubevirt.io/storage.import.importPodName"
 )

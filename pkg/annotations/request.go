@@ -111,3 +111,40 @@ type InvalidError struct {
 }
 
 func (e *InvalidError) Error() string { return "annotation " + e.Annotation + ": " + e.Problem }
+
+// UploadRequest is what a claim's annotations ask of an upload.
+type UploadRequest struct {
+	// ContentType is the claim's content type (kubevirt or archive); an
+	// upload may also name it per request (the x-cdi-content-type
+	// header).
+	ContentType string `json:"contentType"`
+}
+
+// UploadRequestOf reads the upload request from a claim's annotations. ok
+// is false when the claim is not an upload target.
+func UploadRequestOf(ann map[string]string) (req UploadRequest, ok bool) {
+	if _, ok := ann[UploadTarget]; !ok {
+		return UploadRequest{}, false
+	}
+	ct := ann[ContentType]
+	if ct == "" {
+		ct = ContentTypeKubeVirt
+	}
+	return UploadRequest{ContentType: ct}, true
+}
+
+// ValidateUpload checks an upload target's annotations ann: its content
+// type, and that it does not also ask for an import (a claim is filled
+// one way). Each problem names its annotation.
+func ValidateUpload(ann map[string]string) error {
+	var errs []error
+	if r, ok := UploadRequestOf(ann); ok && r.ContentType != ContentTypeKubeVirt && r.ContentType != ContentTypeArchive {
+		errs = append(errs, &InvalidError{Annotation: ContentType,
+			Problem: fmt.Sprintf("%q is not supported (use %q or %q)", r.ContentType, ContentTypeKubeVirt, ContentTypeArchive)})
+	}
+	if _, ok := ann[Endpoint]; ok {
+		errs = append(errs, &InvalidError{Annotation: UploadTarget,
+			Problem: fmt.Sprintf("the claim also asks for an import (%s): remove one of the two", Endpoint)})
+	}
+	return errors.Join(errs...)
+}

@@ -9,6 +9,8 @@ type Status struct {
 	Restarts int32
 	Reason   string
 	Message  string
+	// Ready is the PodReady annotation ("true", "false" or "").
+	Ready string
 }
 
 // StatusOf reads the status annotations of a claim.
@@ -20,6 +22,7 @@ func StatusOf(ann map[string]string) Status {
 		Restarts: int32(restarts),
 		Reason:   ann[Reason],
 		Message:  ann[Message],
+		Ready:    ann[PodReady],
 	}
 }
 
@@ -40,6 +43,7 @@ func (s Status) Annotations() map[string]string {
 	set(Progress, s.Progress)
 	set(Reason, s.Reason)
 	set(Message, s.Message)
+	set(PodReady, s.Ready)
 	if s.Restarts > 0 {
 		out[PodRestarts] = strconv.Itoa(int(s.Restarts))
 	}

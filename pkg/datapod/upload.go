@@ -27,9 +27,11 @@ const (
 	TLSKeyKey     = "tls.key"
 )
 
-// UploadSecretName is the name of the credential Secret of the upload pod
-// of the claim named claimName: the pod's own name.
-func UploadSecretName(claimName string) string { return UploadPodName(claimName) }
+// UploadSecretName is the name of the credential Secret of the upload
+// pods of the claim with UID claimUID. Named by the UID, so a Secret of
+// that name is never an earlier claim's: the uploader creates it and need
+// not read it back.
+func UploadSecretName(claimUID string) string { return UploadPrefix + claimUID }
 
 // volumeCredential is the upload pod's credential volume.
 const volumeCredential = "upload-credential"

@@ -54,11 +54,22 @@ func NewImportRequested(p ImportRequestedPayload, now time.Time) (cloudevents.Ev
 	return New(ImportRequested, ID(ImportRequested, p.Claim.UID, p.Request), p.Claim, p, now)
 }
 
+// NewUploadRequested builds the event for an upload slot a claim asks
+// for; like NewImportRequested, its id depends only on the claim's
+// identity and its request.
+func NewUploadRequested(p UploadRequestedPayload, now time.Time) (cloudevents.Event, error) {
+	return New(UploadRequested, ID(UploadRequested, p.Claim.UID, p.Request), p.Claim, p, now)
+}
+
 // NewDataPodPhase builds a phase event. The id covers the pod, phase,
-// reason and restart count: a repeated observation of the same state
-// carries the same id.
+// reason, restart count and readiness: a repeated observation of the same
+// state carries the same id.
 func NewDataPodPhase(p DataPodPhasePayload, now time.Time) (cloudevents.Event, error) {
-	return New(DataPodPhase, ID(DataPodPhase, p.Claim.UID, p.Pod.UID, p.Pod.Name, p.Phase, p.Reason, p.Restarts), p.Claim, p, now)
+	parts := []any{DataPodPhase, p.Claim.UID, p.Pod.UID, p.Pod.Name, p.Phase, p.Reason, p.Restarts}
+	if p.Ready != nil {
+		parts = append(parts, *p.Ready)
+	}
+	return New(DataPodPhase, ID(parts...), p.Claim, p, now)
 }
 
 // NewDataPodProgress builds a progress event; its id covers the pod and

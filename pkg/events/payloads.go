@@ -22,6 +22,12 @@ type ImportRequestedPayload struct {
 	Request annotations.ImportRequest `json:"request"`
 }
 
+// UploadRequestedPayload is the data of an UploadRequested event.
+type UploadRequestedPayload struct {
+	Claim   Claim                     `json:"claim"`
+	Request annotations.UploadRequest `json:"request"`
+}
+
 // DataPodProgressPayload is the data of a DataPodProgress event.
 type DataPodProgressPayload struct {
 	Claim Claim `json:"claim"`
@@ -59,6 +65,9 @@ type DataPodPhasePayload struct {
 	// Permanent marks a failure that retrying cannot fix (a bad URL, a
 	// corrupt image): the work ends Failed.
 	Permanent bool `json:"permanent,omitempty"`
+	// Ready, for an upload pod, tells whether it listens for the upload
+	// (its Ready condition); nil for other pods.
+	Ready *bool `json:"ready,omitempty"`
 }
 
 // ClaimDeletingPayload is the data of a ClaimDeleting event.

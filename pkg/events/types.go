@@ -10,6 +10,10 @@ const (
 	// Emitted by the event source, consumed by the importer. Payload:
 	// ImportRequested.
 	ImportRequested = Prefix + "import.requested.v1"
+	// UploadRequested: a claim is an upload target whose upload is not
+	// finished and has no live upload pod. Emitted by the event source,
+	// consumed by the uploader. Payload: UploadRequested.
+	UploadRequested = Prefix + "upload.requested.v1"
 	// DataPodProgress: a data pod moved bytes. Emitted by the data mover,
 	// consumed by the updater. Payload: DataPodProgress.
 	DataPodProgress = Prefix + "datapod.progress.v1"
@@ -25,7 +29,7 @@ const (
 )
 
 // Types lists every event type, for routing tables and their tests.
-var Types = []string{ImportRequested, DataPodProgress, DataPodPhase, ClaimDeleting}
+var Types = []string{ImportRequested, UploadRequested, DataPodProgress, DataPodPhase, ClaimDeleting}
 
 // Known reports whether typ is an event type of the catalogue.
 func Known(typ string) bool {

@@ -18,6 +18,13 @@ const (
 	// ImportRetrying: the data pod failed in a way that may pass when
 	// tried again; it restarts and resumes.
 	ImportRetrying = "ImportRetrying"
+	// UploadSucceeded: the upload finished; the claim holds the image.
+	UploadSucceeded = "UploadSucceeded"
+	// UploadFailed: the upload ended with a failure retrying cannot fix.
+	UploadFailed = "ErrUploadFailed"
+	// UploadRetrying: the upload pod failed in a way that may pass; it
+	// restarts and waits for the upload again.
+	UploadRetrying = "UploadRetrying"
 	// TooManyRestarts: the data pod restarted more often than allowed
 	// without finishing; the work ends Failed with its last error.
 	TooManyRestarts = "ErrTooManyRestarts"
@@ -36,7 +43,8 @@ const (
 	PodUnknown = "PodUnknown"
 )
 
-// Refusals of the importer: what keeps an import from starting. Invalid
+// Refusals of the importer and the uploader: what keeps an import (or an
+// upload pod) from starting. Invalid
 // requests end the work Failed; the others leave it Pending and the import
 // starts by itself once the cause is gone.
 const (
@@ -75,3 +83,19 @@ func Refusal(r string) bool {
 	}
 	return false
 }
+
+// Outcomes are the reasons of one kind of work.
+type Outcomes struct {
+	// Succeeded, Failed and Retrying are the reasons of the work's end
+	// and of a failure that may pass.
+	Succeeded, Failed, Retrying string
+	// Done is the default message of a success (CDI's wording).
+	Done string
+}
+
+// ImportOutcomes and UploadOutcomes are the reasons of imports and
+// uploads.
+var (
+	ImportOutcomes = Outcomes{Succeeded: ImportSucceeded, Failed: ImportFailed, Retrying: ImportRetrying, Done: "Import Complete"}
+	UploadOutcomes = Outcomes{Succeeded: UploadSucceeded, Failed: UploadFailed, Retrying: UploadRetrying, Done: "Upload Complete"}
+)
