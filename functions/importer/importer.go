@@ -22,6 +22,7 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/function"
 	"github.com/cdi-functions/cdi-functions/pkg/reason"
 	"github.com/cdi-functions/cdi-functions/pkg/record"
+	"github.com/cdi-functions/cdi-functions/pkg/refusal"
 )
 
 // Importer turns ImportRequested events into data pods.
@@ -208,7 +209,7 @@ func (i *Importer) tell(ctx context.Context, claim *corev1.PersistentVolumeClaim
 	if err := i.recorder.Record(ctx, claim, record.Event{Type: corev1.EventTypeWarning, Reason: r, Message: message}); err != nil {
 		logging.FromContext(ctx).Warnw("could not record event", zap.Error(err))
 	}
-	if err := i.status(ctx, refusal(claim, r, message)); err != nil {
+	if err := i.status(ctx, refusal.Phase(claim, datapod.ImportPodName(claim.Name), r, message)); err != nil {
 		return fmt.Errorf("report %s of claim %s/%s: %w", r, claim.Namespace, claim.Name, err)
 	}
 	return nil

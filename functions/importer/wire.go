@@ -15,6 +15,7 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
 	"github.com/cdi-functions/cdi-functions/pkg/record"
+	"github.com/cdi-functions/cdi-functions/pkg/refusal"
 )
 
 // EnvPodName is this replica's pod name (downward API), the reporting
@@ -36,7 +37,7 @@ func newHandler(ctx context.Context, env function.Env) (function.Handler, error)
 		instance, _ = os.Hostname()
 	}
 	rec := record.New(env.Kube, "cdi-importer", "cdi-functions.io/importer", instance, time.Now)
-	status, err := newStatusSender(cfg.Sink, env.Token)
+	status, err := refusal.NewSender(cfg.Sink, env.Token)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ func UploadSecret(claim *corev1.PersistentVolumeClaim, bearer string, certPEM, k
 				LabelManagedBy: ManagedBy,
 				LabelClaimUID:  string(claim.UID),
 			},
-			Annotations: map[string]string{AnnotationClaimName: claim.Name},
+			Annotations:     map[string]string{AnnotationClaimName: claim.Name},
 			OwnerReferences: []metav1.OwnerReference{ClaimOwnerReference(claim)},
 		},
 		Type:      corev1.SecretTypeOpaque,
