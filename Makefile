@@ -33,6 +33,8 @@ build: ## build every program into ./bin/
 	@mkdir -p $(BIN)
 	$(DATAMOVER_ENV) $(GO) build $(DATAMOVER_FLAGS) -o $(BIN)/datamover ./functions/datamover
 	$(GO) build -o $(BIN)/ ./eventsource ./functions/importer ./functions/updater ./hack/fileserver
+	$(GO) build -o $(BIN)/cdictl ./cmd/cdictl
+	ln -sf cdictl $(BIN)/kubectl-cdictl
 
 test: lint unit fuzz ## everything CI checks without a cluster: lint, unit and integration tests, short fuzzing
 
