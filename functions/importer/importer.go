@@ -136,12 +136,13 @@ func (i *Importer) existing(ctx context.Context, claim *corev1.PersistentVolumeC
 		// Not found: it was deleted after our create failed; retry.
 		return outcomeRetry, fmt.Errorf("get existing pod %s/%s: %w", claim.Namespace, name, err)
 	}
-	if !datapod.IsDataPod(pod, datapod.KindImport) {
+	switch datapod.Whose(pod, claim, datapod.KindImport) {
+	case datapod.HeldByOther:
 		return outcomeWaiting, i.wait(ctx, claim, reason.PodNameConflict,
 			fmt.Sprintf("pod %s exists and is not a data pod; delete or rename it to import into this claim", name))
-	}
-	if uid := pod.Labels[datapod.LabelClaimUID]; uid != string(claim.UID) {
-		return outcomeRetry, fmt.Errorf("data pod %s/%s belongs to an earlier claim of that name (uid %s), wait for its deletion", claim.Namespace, name, uid)
+	case datapod.HeldByEarlierClaim:
+		return outcomeRetry, fmt.Errorf("data pod %s/%s belongs to an earlier claim of that name (uid %s), wait for its deletion",
+			claim.Namespace, name, pod.Labels[datapod.LabelClaimUID])
 	}
 	logging.FromContext(ctx).Debugw("data pod exists", zap.String("pod", name))
 	return outcomeExists, nil

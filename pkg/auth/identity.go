@@ -112,5 +112,6 @@ func FromContext(ctx context.Context) (id Identity, ok bool) {
 const (
 	EventSourceAccount = "cdi-eventsource"
 	ImporterAccount    = "cdi-importer"
+	UploaderAccount    = "cdi-uploader"
 	UpdaterAccount     = "cdi-updater"
 )

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"knative.dev/pkg/logging"
+
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
+	"github.com/cdi-functions/cdi-functions/pkg/datapod"
+	"github.com/cdi-functions/cdi-functions/pkg/events"
+	"github.com/cdi-functions/cdi-functions/pkg/function"
+	"github.com/cdi-functions/cdi-functions/pkg/podcred"
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
+	"github.com/cdi-functions/cdi-functions/pkg/record"
+	"github.com/cdi-functions/cdi-functions/pkg/refusal"
+)
+
+// Uploader turns UploadRequested events into upload pods.
+type Uploader struct {
+	kube      kubernetes.Interface
+	pods      datapod.Config
+	authority *podcred.Authority
+	recorder  *record.Recorder
+	status    refusal.Sender
+	// eventSource is the user name of the event source, the one sender
+	// whose upload requests are taken.
+	eventSource string
+	now         func() time.Time
+	outcomes    metric.Int64Counter
+}
+
+// newUploader returns an Uploader creating pods with cfg and credentials
+// from authority, for requests sent by eventSource.
+func newUploader(kube kubernetes.Interface, cfg datapod.Config, authority *podcred.Authority, eventSource string,
+	rec *record.Recorder, status refusal.Sender, meter metric.Meter, now func() time.Time) (*Uploader, error) {
+	outcomes, err := meter.Int64Counter("cdi.uploader.events",
+		metric.WithDescription("UploadRequested events by outcome: created, exists, obsolete, refused, waiting, malformed, forbidden, retry."),
+		metric.WithUnit("{event}"))
+	if err != nil {
+		return nil, fmt.Errorf("uploader metrics: %w", err)
+	}
+	return &Uploader{kube: kube, pods: cfg, authority: authority, eventSource: eventSource, recorder: rec, status: status,
+		now: now, outcomes: outcomes}, nil
+}
+
+// Handle handles one UploadRequested event: it makes sure the claim's
+// upload pod, and the Secret holding that pod's credential, exist when
+// the claim still waits for an upload.
+//
+// Answers: 403 unless the sender is the event source; nil (202) when the
+// pod exists afterwards, the event is obsolete, or the pod cannot be made
+// yet (a quota, Pod Security admission: the claim shows Pending with an
+// Event, and the event source asks again with backoff); Permanent (400)
+// for a malformed event or an invalid claim (Failed with an Event naming
+// the annotation); any other error (5xx, retried) for API trouble.
+func (u *Uploader) Handle(ctx context.Context, e cloudevents.Event) error {
+	outcome, err := u.handle(ctx, e)
+	u.outcomes.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+	return err
+}
+
+func (u *Uploader) handle(ctx context.Context, e cloudevents.Event) (outcome string, _ error) {
+	if id, _ := auth.FromContext(ctx); !id.Is(u.eventSource) {
+		return outcomeForbidden, auth.Forbidden("%s may not request upload pods: only the event source (%s) may", id, u.eventSource)
+	}
+	var p events.UploadRequestedPayload
+	if err := events.Decode(e, events.UploadRequested, &p); err != nil {
+		return outcomeMalformed, function.Permanent(err)
+	}
+	if err := checkPayload(p); err != nil {
+		return outcomeMalformed, function.Permanent(fmt.Errorf("event %s: %w", e.ID(), err))
+	}
+	log := logging.FromContext(ctx).With(zap.String("claim", p.Claim.Namespace+"/"+p.Claim.Name), zap.String("claimUID", p.Claim.UID))
+
+	claim, err := u.kube.CoreV1().PersistentVolumeClaims(p.Claim.Namespace).Get(ctx, p.Claim.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		claim = nil
+	case err != nil:
+		return outcomeRetry, fmt.Errorf("get claim %s/%s: %w", p.Claim.Namespace, p.Claim.Name, err)
+	}
+
+	d := decide(claim, p)
+	switch d.verdict {
+	case verdictIgnore:
+		log.Infow("nothing to do", zap.String("why", d.message))
+		return outcomeObsolete, nil
+	case verdictRefuse:
+		return outcomeRefused, u.refuse(ctx, claim, d.reason, d.message)
+	}
+
+	secret, err := u.credential(ctx, claim)
+	if err != nil {
+		return outcomeRetry, err
+	}
+	pod := datapod.UploadPod(claim, secret, u.pods)
+	_, err = u.kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		log.Infow("upload pod created", zap.String("pod", pod.Name))
+		return outcomeCreated, nil
+	case apierrors.IsAlreadyExists(err):
+		return u.existing(ctx, claim, pod.Name)
+	case apierrors.IsInvalid(err):
+		return outcomeRefused, u.refuse(ctx, claim, reason.InvalidPod,
+			fmt.Sprintf("the upload pod %s is invalid (check the uploader's configuration): %v", pod.Name, err))
+	case apierrors.IsForbidden(err):
+		return outcomeWaiting, u.wait(ctx, claim, reason.CreatePod,
+			fmt.Sprintf("cannot create the upload pod %s yet (retrying): %v", pod.Name, err))
+	default:
+		return outcomeRetry, fmt.Errorf("create upload pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+}
+
+// credential makes sure the claim's credential Secret exists and returns
+// its name. The Secret is named by the claim's UID, so one that exists is
+// this claim's (an earlier attempt's): it is kept, and the same
+// credential (derived from the UID) still opens the new pod.
+func (u *Uploader) credential(ctx context.Context, claim *corev1.PersistentVolumeClaim) (string, error) {
+	cred, err := u.authority.Issue(string(claim.UID), u.now())
+	if err != nil {
+		return "", fmt.Errorf("issue the upload pod credential of %s/%s: %w", claim.Namespace, claim.Name, err)
+	}
+	s := datapod.UploadSecret(claim, cred.Bearer, cred.CertPEM, cred.KeyPEM)
+	_, err = u.kube.CoreV1().Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", fmt.Errorf("create Secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return s.Name, nil
+}
+
+// existing judges a pod that already holds the upload pod's name (see
+// datapod.Whose).
+func (u *Uploader) existing(ctx context.Context, claim *corev1.PersistentVolumeClaim, name string) (string, error) {
+	pod, err := u.kube.CoreV1().Pods(claim.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return outcomeRetry, fmt.Errorf("get existing pod %s/%s: %w", claim.Namespace, name, err)
+	}
+	switch datapod.Whose(pod, claim, datapod.KindUpload) {
+	case datapod.HeldByOther:
+		return outcomeWaiting, u.wait(ctx, claim, reason.PodNameConflict,
+			fmt.Sprintf("pod %s exists and is not this claim's upload pod; delete or rename it to upload into this claim", name))
+	case datapod.HeldByEarlierClaim:
+		return outcomeRetry, fmt.Errorf("upload pod %s/%s belongs to an earlier claim of that name, wait for its deletion", claim.Namespace, name)
+	}
+	logging.FromContext(ctx).Debugw("upload pod exists", zap.String("pod", name))
+	return outcomeExists, nil
+}
+
+// refuse ends the claim's upload Failed: a Warning Event, the refusal
+// reported to the updater, and the permanent error that answers the
+// CloudEvent (a retryable one if the report cannot be delivered).
+func (u *Uploader) refuse(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
+	if err := u.tell(ctx, claim, r, message); err != nil {
+		return err
+	}
+	return function.Permanent(errors.New(r + ": " + message))
+}
+
+// wait leaves the claim Pending with the reason; the event source asks
+// again with backoff.
+func (u *Uploader) wait(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
+	logging.FromContext(ctx).Infow("upload pod waits", zap.String("reason", r), zap.String("message", message))
+	return u.tell(ctx, claim, r, message)
+}
+
+// tell records the Warning Event and reports the refusal to the updater.
+func (u *Uploader) tell(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
+	if err := u.recorder.Record(ctx, claim, record.Event{Type: corev1.EventTypeWarning, Reason: r, Message: message}); err != nil {
+		logging.FromContext(ctx).Warnw("could not record event", zap.Error(err))
+	}
+	if err := u.status(ctx, refusal.Phase(claim, datapod.UploadPodName(claim.Name), r, message)); err != nil {
+		return fmt.Errorf("report %s of claim %s/%s: %w", r, claim.Namespace, claim.Name, err)
+	}
+	return nil
+}
