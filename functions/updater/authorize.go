@@ -26,6 +26,7 @@ const (
 const (
 	senderEventSource = "eventsource"
 	senderImporter    = "importer"
+	senderUploader    = "uploader"
 	senderDataPod     = "datapod"
 	senderOther       = "other"
 )
@@ -35,8 +36,9 @@ const (
 //
 //   - the event source may send DataPodPhase about any claim: it derives
 //     them from the pods' status, which only the kubelet writes;
-//   - the importer may send the DataPodPhase of its refusals (Pending or
-//     Failed with a refusal reason, naming no pod UID);
+//   - the importer and the uploader may send the DataPodPhase of their
+//     refusals (Pending or Failed with a refusal reason, naming no pod
+//     UID);
 //   - a data pod may send DataPodProgress and its own result (Running,
 //     Succeeded, Failed) about the claim it fills, and only as itself: the
 //     token's pod name and UID must be the pod the event names, and that
@@ -51,13 +53,17 @@ func (u *updater) authorize(ctx context.Context, id auth.Identity, m message) er
 			return u.refuse(ctx, senderEventSource, "the event source sends no %s", m.typ)
 		}
 		return nil
-	case id.Is(u.senders.importer):
+	case id.Is(u.senders.importer), id.Is(u.senders.uploader):
 		c := m.change
-		if m.typ == events.DataPodPhase && m.pod.UID == "" && reason.Refusal(c.reason) &&
+		if m.typ == events.DataPodPhase && m.pod.UID == "" && reason.Refusal(c.reason) && c.ready == nil &&
 			(c.phase == events.PodPending || (c.phase == events.PodFailed && c.permanent)) {
 			return nil
 		}
-		return u.refuse(ctx, senderImporter, "the importer may only report its refusals")
+		kind := senderImporter
+		if id.Is(u.senders.uploader) {
+			kind = senderUploader
+		}
+		return u.refuse(ctx, kind, "the %s may only report its refusals", kind)
 	case id.Pod != nil:
 		return u.authorizeDataPod(ctx, id, m)
 	}

@@ -27,6 +27,8 @@ type change struct {
 	// done and total are the bytes of a progress event; total <= 0 means
 	// the size is unknown.
 	done, total int64
+	// ready, for an upload pod's phase, tells whether it listens.
+	ready *bool
 }
 
 // final reports whether the change ends the work: a success, or a failure
@@ -45,27 +47,36 @@ const maxMessage = record.MaxMessage
 //
 // The status only moves forward, so old, duplicated and out-of-order
 // events are harmless:
+//
 //   - Succeeded and Failed are final: nothing changes a final status.
+//
 //   - The phase moves Pending → Running → final, never back. It describes
 //     the claim's work, not the current pod: when a data pod is re-created
 //     mid-import the claim stays Running. A failure that retrying may fix
 //     (the pod restarts) keeps the claim Running with the error as reason
 //     and message; a progress event implies Running.
+//
 //   - The progress is the highest share reported for the work: it never
 //     decreases, also when a restarted data pod starts again from 0 (its
 //     reports stay below the mark until they pass it). Progress events do
 //     not say which container run they come from, so "highest" is the
 //     only order-independent choice; the restarts annotation tells a
 //     retry. A size-less progress event leaves it; Succeeded sets 100.00%.
+//
 //   - Restarts is the highest count reported.
+//
 //   - Reason and message: a phase change takes the event's (or the new
 //     phase's default reason and no message); an event of the current phase
 //     replaces them only when it carries a reason of its own, so a plain
 //     "Running" after a restart keeps the last error visible.
 //
+//   - Ready (upload targets) is the latest readiness the event source saw;
+//     an end of the work sets it "false" (nothing listens any more).
+//
 // kubeEvents are the Kubernetes Events the change calls for; they are only
 // returned with the transition that causes them, never for a duplicate.
-func decide(cur annotations.Status, c change) (next annotations.Status, changed bool, kubeEvents []record.Event) {
+// out names the reasons of the claim's kind of work (import or upload).
+func decide(cur annotations.Status, c change, out reason.Outcomes) (next annotations.Status, changed bool, kubeEvents []record.Event) {
 	if annotations.Final(cur.Phase) {
 		return cur, false, nil
 	}
@@ -74,7 +85,11 @@ func decide(cur annotations.Status, c change) (next annotations.Status, changed 
 		next.Restarts = c.restarts
 	}
 
-	target, why := targetOf(c)
+	if c.ready != nil {
+		next.Ready = strconv.FormatBool(*c.ready)
+	}
+
+	target, why := targetOf(c, out)
 	message := record.Truncate(c.message, maxMessage)
 	switch r, have := rank(target), rank(cur.Phase); {
 	case r > have:
@@ -95,24 +110,27 @@ func decide(cur annotations.Status, c change) (next annotations.Status, changed 
 	if next.Phase == annotations.PhaseSucceeded {
 		next.Progress = formatProgress(fullProgress)
 	}
+	if annotations.Final(next.Phase) && next.Ready != "" {
+		next.Ready = "false"
+	}
 
 	switch {
 	case next.Phase == annotations.PhaseSucceeded:
-		kubeEvents = []record.Event{{Type: corev1.EventTypeNormal, Reason: reason.ImportSucceeded,
-			Message: orDefault(next.Message, "Import Complete")}}
+		kubeEvents = []record.Event{{Type: corev1.EventTypeNormal, Reason: out.Succeeded,
+			Message: orDefault(next.Message, out.Done)}}
 	case next.Phase == annotations.PhaseFailed:
-		kubeEvents = []record.Event{{Type: corev1.EventTypeWarning, Reason: reason.ImportFailed,
-			Message: failureMessage(next.Reason, next.Message)}}
+		kubeEvents = []record.Event{{Type: corev1.EventTypeWarning, Reason: out.Failed,
+			Message: failureMessage(next.Reason, next.Message, out)}}
 	case c.phase == events.PodFailed && (next.Reason != cur.Reason || next.Message != cur.Message):
-		kubeEvents = []record.Event{{Type: corev1.EventTypeWarning, Reason: reason.ImportRetrying,
-			Message: failureMessage(next.Reason, next.Message)}}
+		kubeEvents = []record.Event{{Type: corev1.EventTypeWarning, Reason: out.Retrying,
+			Message: failureMessage(next.Reason, next.Message, out)}}
 	}
 	return next, next != cur, kubeEvents
 }
 
 // targetOf maps an event to the claim phase it calls for and its reason
 // (empty: none of its own).
-func targetOf(c change) (phase, why string) {
+func targetOf(c change, out reason.Outcomes) (phase, why string) {
 	switch c.phase {
 	case "": // progress: the pod is moving bytes
 		return annotations.PhaseRunning, ""
@@ -124,13 +142,13 @@ func targetOf(c change) (phase, why string) {
 	case events.PodRunning:
 		return annotations.PhaseRunning, c.reason
 	case events.PodSucceeded:
-		return annotations.PhaseSucceeded, orDefault(c.reason, reason.ImportSucceeded)
+		return annotations.PhaseSucceeded, orDefault(c.reason, out.Succeeded)
 	case events.PodFailed:
 		if c.permanent {
-			return annotations.PhaseFailed, orDefault(c.reason, reason.ImportFailed)
+			return annotations.PhaseFailed, orDefault(c.reason, out.Failed)
 		}
 		// The pod restarts: the work goes on, the error shows.
-		return annotations.PhaseRunning, orDefault(c.reason, reason.ImportFailed)
+		return annotations.PhaseRunning, orDefault(c.reason, out.Failed)
 	}
 	return "", "" // unknown phases are refused before decide
 }
@@ -200,11 +218,11 @@ func formatProgress(p int64) string {
 // failureMessage is the Event message of a failure: the error, prefixed
 // with a reason that says more than "the import failed" (OOMKilled,
 // Evicted…).
-func failureMessage(why, message string) string {
+func failureMessage(why, message string, out reason.Outcomes) string {
 	if message == "" {
-		return orDefault(why, "import failed")
+		return orDefault(why, "failed")
 	}
-	if why == "" || why == reason.ImportFailed {
+	if why == "" || why == out.Failed {
 		return message
 	}
 	return why + ": " + message

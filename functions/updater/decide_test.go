@@ -138,13 +138,13 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, changed, evs := decide(tt.cur, tt.c)
+			got, changed, evs := decide(tt.cur, tt.c, reason.ImportOutcomes)
 			assert.Equal(t, tt.want, got)
 			assert.Equal(t, tt.want != tt.cur, changed, "changed")
 			assert.Equal(t, tt.events, evs)
 
 			// Applying the same event again changes nothing.
-			again, changed, evs := decide(got, tt.c)
+			again, changed, evs := decide(got, tt.c, reason.ImportOutcomes)
 			assert.Equal(t, got, again, "idempotent")
 			assert.False(t, changed, "a duplicate changes nothing")
 			assert.Empty(t, evs, "a duplicate records no Event")
@@ -174,7 +174,7 @@ func TestDecideOrderIndependence(t *testing.T) {
 		succeededEvents := 0
 		for _, c := range order {
 			var evs []record.Event
-			s, _, evs = decide(s, c)
+			s, _, evs = decide(s, c, reason.ImportOutcomes)
 			for _, e := range evs {
 				if e.Reason == reason.ImportSucceeded {
 					succeededEvents++
@@ -198,7 +198,7 @@ func TestDecideProgressMonotonic(t *testing.T) {
 		s := st(running, "", 0, running, "")
 		last := int64(-1)
 		for _, c := range order {
-			s, _, _ = decide(s, c)
+			s, _, _ = decide(s, c, reason.ImportOutcomes)
 			p := parseProgress(s.Progress)
 			if p < last {
 				t.Fatalf("order %+v: progress went from %d to %d", order, last, p)
@@ -247,6 +247,43 @@ func BenchmarkDecide(b *testing.B) {
 	c := progressChange(4600, 10000)
 	b.ReportAllocs()
 	for b.Loop() {
-		decide(cur, c)
+		decide(cur, c, reason.ImportOutcomes)
 	}
+}
+
+// TestDecideUpload: an upload target's status has the upload's reasons,
+// and its ready annotation follows the upload pod until the work ends.
+func TestDecideUpload(t *testing.T) {
+	yes, no := true, false
+	ready := func(r *bool) change {
+		c := phaseChange(events.PodRunning, "", "", 0, false)
+		c.ready = r
+		return c
+	}
+	s := annotations.Status{}
+	s, changed, _ := decide(s, ready(&no), reason.UploadOutcomes)
+	assert.True(t, changed)
+	assert.Equal(t, annotations.Status{Phase: annotations.PhaseRunning, Reason: annotations.PhaseRunning, Ready: "false"}, s)
+
+	s, changed, _ = decide(s, ready(&yes), reason.UploadOutcomes)
+	assert.True(t, changed, "readiness alone is news")
+	assert.Equal(t, "true", s.Ready)
+	_, changed, _ = decide(s, ready(&yes), reason.UploadOutcomes)
+	assert.False(t, changed)
+
+	done, changed, evs := decide(s, phaseChange(events.PodSucceeded, "", "", 0, false), reason.UploadOutcomes)
+	assert.True(t, changed)
+	assert.Equal(t, annotations.Status{Phase: annotations.PhaseSucceeded, Progress: "100.00%", Reason: reason.UploadSucceeded, Ready: "false"}, done)
+	assert.Equal(t, []record.Event{{Type: corev1.EventTypeNormal, Reason: reason.UploadSucceeded, Message: "Upload Complete"}}, evs)
+
+	failed, _, evs := decide(s, phaseChange(events.PodFailed, "", "image larger than the claim", 0, true), reason.UploadOutcomes)
+	assert.Equal(t, annotations.PhaseFailed, failed.Phase)
+	assert.Equal(t, "false", failed.Ready)
+	assert.Equal(t, []record.Event{{Type: corev1.EventTypeWarning, Reason: reason.UploadFailed, Message: "image larger than the claim"}}, evs)
+
+	_, _, evs = decide(s, phaseChange(events.PodFailed, "", "listen: address in use", 1, false), reason.UploadOutcomes)
+	assert.Equal(t, []record.Event{{Type: corev1.EventTypeWarning, Reason: reason.UploadRetrying, Message: "listen: address in use"}}, evs)
+
+	imp, _, _ := decide(annotations.Status{}, phaseChange(events.PodRunning, "", "", 0, false), reason.ImportOutcomes)
+	assert.Empty(t, imp.Ready, "an import's status has no ready annotation")
 }

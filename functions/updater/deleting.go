@@ -30,6 +30,8 @@ func (u *updater) claimDeleting(ctx context.Context, id auth.Identity, e cloudev
 		switch {
 		case id.Is(u.senders.importer):
 			kind = senderImporter
+		case id.Is(u.senders.uploader):
+			kind = senderUploader
 		case id.Pod != nil:
 			kind = senderDataPod
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
 	"github.com/cdi-functions/cdi-functions/pkg/record"
 )
 
@@ -52,6 +53,8 @@ type senders struct {
 	eventSource string
 	// importer is the importer's user: its refusals.
 	importer string
+	// uploader is the uploader's user: its refusals.
+	uploader string
 }
 
 // newHandler builds the updater's Handler from the function's environment.
@@ -59,6 +62,7 @@ func newHandler(_ context.Context, env function.Env) (function.Handler, error) {
 	u, err := newUpdater(env.Kube, env.Meter, senders{
 		eventSource: env.ComponentUser(auth.EventSourceAccount),
 		importer:    env.ComponentUser(auth.ImporterAccount),
+		uploader:    env.ComponentUser(auth.UploaderAccount),
 	}, time.Now)
 	if err != nil {
 		return nil, err
@@ -127,7 +131,7 @@ func parse(e cloudevents.Event) (message, error) {
 			return m, fmt.Errorf("event %s: negative restart count %d", e.ID(), p.Restarts)
 		}
 		m.claim, m.pod = p.Claim, p.Pod
-		m.change = change{phase: p.Phase, reason: p.Reason, message: p.Message, restarts: p.Restarts, permanent: p.Permanent}
+		m.change = change{phase: p.Phase, reason: p.Reason, message: p.Message, restarts: p.Restarts, permanent: p.Permanent, ready: p.Ready}
 	case events.DataPodProgress:
 		var p events.DataPodProgressPayload
 		if err := events.Decode(e, events.DataPodProgress, &p); err != nil {
@@ -165,7 +169,7 @@ func (u *updater) apply(ctx context.Context, ref events.Claim, pod events.Pod, c
 		}
 
 		cur := annotations.StatusOf(claim.Annotations)
-		next, changed, kubeEvents := decide(cur, c)
+		next, changed, kubeEvents := decide(cur, c, outcomesOf(claim))
 		if changed {
 			patch, err := statusPatch(claim, next)
 			if err != nil {
@@ -210,7 +214,16 @@ func (u *updater) apply(ctx context.Context, ref events.Claim, pod events.Pod, c
 }
 
 // statusKeys are the annotations decide owns.
-var statusKeys = [...]string{annotations.PodPhase, annotations.Progress, annotations.PodRestarts, annotations.Reason, annotations.Message}
+var statusKeys = [...]string{annotations.PodPhase, annotations.Progress, annotations.PodRestarts, annotations.Reason, annotations.Message, annotations.PodReady}
+
+// outcomesOf are the reasons of the claim's kind of work: an upload
+// target's, or an import's.
+func outcomesOf(claim *corev1.PersistentVolumeClaim) reason.Outcomes {
+	if _, ok := annotations.UploadRequestOf(claim.Annotations); ok {
+		return reason.UploadOutcomes
+	}
+	return reason.ImportOutcomes
+}
 
 // statusPatch is the JSON merge patch that moves the claim's status
 // annotations to next: only the keys that differ, null for keys to remove,

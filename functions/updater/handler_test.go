@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 	"knative.dev/pkg/logging"
 
 	"github.com/cdi-functions/cdi-functions/internal/functest"
@@ -42,7 +43,9 @@ var (
 		ServiceAccount: &auth.ServiceAccount{Namespace: "cdi", Name: "cdi-eventsource"}}
 	importer = auth.Identity{Username: "system:serviceaccount:cdi:cdi-importer",
 		ServiceAccount: &auth.ServiceAccount{Namespace: "cdi", Name: "cdi-importer"}}
-	testSenders = senders{eventSource: eventSource.Username, importer: importer.Username}
+	uploader = auth.Identity{Username: "system:serviceaccount:cdi:cdi-uploader",
+		ServiceAccount: &auth.ServiceAccount{Namespace: "cdi", Name: "cdi-uploader"}}
+	testSenders = senders{eventSource: eventSource.Username, importer: importer.Username, uploader: uploader.Username}
 )
 
 // podIdentity is the identity of a token bound to pod (its namespace's
@@ -397,6 +400,21 @@ func TestAuthorize(t *testing.T) {
 			name: "the importer's final refusal", objects: []runtime.Object{golden},
 			sender: importer, event: refusal(t, events.PodFailed, reason.InvalidRequest, true),
 			wantActions: []string{getGolden, patchGolden, eventOnGolden, getGoldenPod},
+		},
+		{
+			name: "the uploader's refusal", objects: []runtime.Object{golden},
+			sender: uploader, event: refusal(t, events.PodPending, reason.CreatePod, false),
+			wantActions: []string{getGolden, patchGolden},
+		},
+		{
+			name: "the uploader finishes an upload", objects: []runtime.Object{golden, goldenPod},
+			sender: uploader, event: succeededEvent(t, golden), wantErr: "the uploader may only report its refusals",
+		},
+		{
+			name: "the uploader claims the pod is ready", objects: []runtime.Object{golden},
+			sender: uploader, event: phaseEvent(t, golden, events.DataPodPhasePayload{Pod: events.Pod{Name: "cdi-upload-golden"},
+				Phase: events.PodPending, Reason: reason.CreatePod, Ready: ptr.To(true)}),
+			wantErr: "the uploader may only report its refusals",
 		},
 		{
 			name: "the event source sends progress", objects: []runtime.Object{golden},

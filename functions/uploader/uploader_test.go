@@ -157,8 +157,8 @@ func TestHandle(t *testing.T) {
 				return []string{getClaim(c.Name), createSecret(c), createPod(c.Name), recordOn(c.Name)}
 			}},
 		{name: "API trouble: retried", claim: upload,
-			reactors: []func(*fake.Clientset){fail("create", "secrets", apierrors.NewServiceUnavailable("etcd"))},
-			wantCode: http.StatusInternalServerError,
+			reactors:   []func(*fake.Clientset){fail("create", "secrets", apierrors.NewServiceUnavailable("etcd"))},
+			wantCode:   http.StatusInternalServerError,
 			wantAction: func(c *corev1.PersistentVolumeClaim) []string { return []string{getClaim(c.Name), createSecret(c)} }},
 		{name: "credential Secret left by an earlier attempt: kept", claim: upload,
 			objects:  []runtime.Object{datapod.UploadSecret(upload, "x", nil, nil)},
