@@ -26,7 +26,7 @@ func proxyURL(svc *corev1.Service, nodes []corev1.Node) (string, error) {
 		}
 	}
 	if port == 0 {
-		return "", fmt.Errorf("Service %s/%s has no NodePort: give --uploadproxy-url", svc.Namespace, svc.Name)
+		return "", fmt.Errorf("the Service %s/%s has no NodePort: give --uploadproxy-url", svc.Namespace, svc.Name)
 	}
 	for _, ready := range []bool{true, false} {
 		for _, n := range nodes {

@@ -34,12 +34,11 @@ func upload(ctx context.Context, o uploadOptions, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	claim, err := ensureClaim(ctx, c, o, f, fileSize, stdout)
-	if err != nil {
+	if _, err := ensureClaim(ctx, c, o, f, fileSize, stdout); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "waiting for the upload pod of %s/%s\n", c.namespace, o.pvc)
-	claim, err = waitClaim(ctx, c, o.pvc, o.readyTimeout, func(s claimState) bool { return s != stateWaiting })
+	claim, err := waitClaim(ctx, c, o.pvc, o.readyTimeout, func(s claimState) bool { return s != stateWaiting })
 	if err != nil {
 		return fmt.Errorf("the upload pod of %s/%s is not ready after %s (annotation cdi.kubevirt.io/storage.pod.ready): "+
 			"is cdi-functions deployed and the claim bound? (%w)", c.namespace, o.pvc, o.readyTimeout, err)

@@ -93,13 +93,6 @@ func (s *slot) release(h *holder) {
 	}
 }
 
-// busy reports whether the slot is held.
-func (s *slot) busy() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.holder != nil
-}
-
 // pin makes h uninterruptible: it now imports, which must not be cut.
 func (s *slot) pin(h *holder) {
 	s.mu.Lock()

@@ -334,7 +334,7 @@ func resolve(base, loc string) (string, error) {
 	}
 	l, err := url.Parse(loc)
 	if err != nil {
-		return "", fmt.Errorf("Location %q: %w", loc, err)
+		return "", fmt.Errorf("the Location %q: %w", loc, err)
 	}
 	return b.ResolveReference(l).String(), nil
 }
