@@ -82,8 +82,9 @@ func newCertData(ctx context.Context, namespace string, now time.Time) (map[stri
 	return map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key, "ca.crt": ca}, nil
 }
 
-// sync loads the Secret's certificate, creating the Secret when there is
-// none and renewing the certificate when it is due. Replicas racing agree
+// sync loads the Secret's certificate, filling the Secret when it is
+// empty (as config/ ships it) and renewing the certificate when it is
+// due; a missing Secret is created where RBAC allows it. Replicas racing agree
 // on the stored version (create: AlreadyExists, update: Conflict, then
 // read again).
 func (c *certSource) sync(ctx context.Context) error {
@@ -104,6 +105,8 @@ func (c *certSource) sync(ctx context.Context) error {
 			}
 			if _, err := secrets.Create(ctx, s, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
 				continue
+			} else if apierrors.IsForbidden(err) {
+				return fmt.Errorf("create Secret %s/%s: %w (config/530-uploadproxy.yaml ships it: apply it)", c.namespace, TLSSecretName, err)
 			} else if err != nil {
 				return fmt.Errorf("create Secret %s/%s: %w", c.namespace, TLSSecretName, err)
 			}
