@@ -90,6 +90,10 @@ func (a *api) route(ctx context.Context, w http.ResponseWriter, r *http.Request,
 	case path == "/apis/"+upload.GroupName:
 		writeJSON(w, http.StatusOK, "", apiGroup())
 		return
+	case path == "/openapi/v2":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(a.openAPI.v2)
+		return
 	case path == "/openapi/v3":
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(a.openAPI.index)

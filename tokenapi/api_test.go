@@ -289,6 +289,18 @@ func TestDiscovery(t *testing.T) {
 		assert.Len(t, idx.Paths, 2)
 		assert.Contains(t, idx.Paths["apis/upload.cdi.kubevirt.io/v1alpha1"].ServerRelativeURL, "/openapi/v3/apis/upload.cdi.kubevirt.io/v1alpha1?hash=")
 	})
+	t.Run("openapi v2", func(t *testing.T) {
+		w := f.do(t, http.MethodGet, "/openapi/v2", "", nil, true)
+		require.Equal(t, http.StatusOK, w.Code)
+		var doc struct {
+			Swagger     string                    `json:"swagger"`
+			Definitions map[string]map[string]any `json:"definitions"`
+		}
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &doc))
+		assert.Equal(t, "2.0", doc.Swagger)
+		assert.Contains(t, doc.Definitions, "io.kubevirt.cdi.upload.v1alpha1.UploadTokenRequest")
+		assert.Contains(t, doc.Definitions, "io.kubevirt.cdi.upload.v1beta1.UploadTokenRequest")
+	})
 	t.Run("discovery needs the front proxy too", func(t *testing.T) {
 		w := f.do(t, http.MethodGet, "/apis", "", nil, false)
 		assert.Equal(t, http.StatusUnauthorized, w.Code)
