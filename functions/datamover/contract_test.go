@@ -181,8 +181,8 @@ func TestUploadPodContract(t *testing.T) {
 		got, grf, err := parseReceive(nil, func(k string) string { return env[k] }, io.Discard)
 		require.NoError(t, err)
 		want := receiveFlags{listen: ":8443", target: datapod.DataDir, size: "2147483648", scratch: datapod.ScratchDir,
-			credentialFile: datapod.CredentialDir + "/" + datapod.CredentialKey,
-			tlsCert:        datapod.CredentialDir + "/" + datapod.TLSCertKey, tlsKey: datapod.CredentialDir + "/" + datapod.TLSKeyKey}
+			contentType: "kubevirt", credentialFile: datapod.CredentialDir + "/" + datapod.CredentialKey,
+			tlsCert: datapod.CredentialDir + "/" + datapod.TLSCertKey, tlsKey: datapod.CredentialDir + "/" + datapod.TLSKeyKey}
 		if claim.Name == "blk" {
 			want.target, want.size = datapod.BlockDevice, "10737418240"
 		}

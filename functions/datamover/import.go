@@ -14,6 +14,7 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/pipeline"
 	"github.com/cdi-functions/cdi-functions/pkg/progress"
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
 	"github.com/cdi-functions/cdi-functions/pkg/redact"
 	"github.com/cdi-functions/cdi-functions/pkg/source"
 )
@@ -146,7 +147,7 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitUsage
 	}
-	rep, err := newReporter(rf, getenv, stderr)
+	rep, err := newReporter(rf, reason.ImportOutcomes, getenv, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitUsage

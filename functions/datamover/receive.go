@@ -17,6 +17,7 @@ import (
 
 	"github.com/cdi-functions/cdi-functions/pkg/pipeline"
 	"github.com/cdi-functions/cdi-functions/pkg/progress"
+	"github.com/cdi-functions/cdi-functions/pkg/reason"
 	"github.com/cdi-functions/cdi-functions/pkg/source"
 	"github.com/cdi-functions/cdi-functions/pkg/target"
 )
@@ -43,6 +44,7 @@ type receiveFlags struct {
 	size           string
 	scratch        string
 	credentialFile string
+	contentType    string
 	tlsCert        string
 	tlsKey         string
 }
@@ -52,6 +54,7 @@ func (f *receiveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.target, "target", "", "directory to write disk.img in (or to extract into), or a block device")
 	fs.StringVar(&f.size, "size", "", "capacity of the target (bytes, or with a Ki/Mi/Gi/Ti or K/M/G/T suffix)")
 	fs.StringVar(&f.scratch, "scratch", "", "scratch directory for qcow2 images that arrive out of order")
+	fs.StringVar(&f.contentType, "content-type", "kubevirt", "content type of uploads that do not name one in "+headerContentType+": kubevirt or archive (the claim's)")
 	fs.StringVar(&f.credentialFile, "credential-file", "", "file holding the bearer credential the upload proxy presents (unique to this pod)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "certificate to serve HTTPS with (with --tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "key of --tls-cert")
@@ -61,6 +64,8 @@ func (f *receiveFlags) register(fs *flag.FlagSet) {
 // after the first that succeeds.
 type receiver struct {
 	credential []byte
+	// contentType is the content type of uploads without the header.
+	contentType pipeline.ContentType
 	// id names the resumable upload: the claim's UID.
 	id string
 	// write imports body, of content type ct, into the target.
@@ -94,8 +99,22 @@ type uploadOutcome struct {
 }
 
 func newReceiver(credential []byte, write func(context.Context, pipeline.ContentType, io.Reader) (pipeline.Result, error)) *receiver {
-	return &receiver{credential: credential, id: "upload", write: write, base: context.Background(), progress: progress.Discard{},
+	return &receiver{credential: credential, contentType: pipeline.KubeVirt, id: "upload", write: write, base: context.Background(), progress: progress.Discard{},
 		done: make(chan struct{}), fatal: make(chan error, 1)}
+}
+
+// requestContentType is the content type an upload names in
+// headerContentType, or the claim's when it names none.
+func (rc *receiver) requestContentType(r *http.Request) (pipeline.ContentType, error) {
+	h := strings.ToLower(strings.TrimSpace(r.Header.Get(headerContentType)))
+	if h == "" {
+		return rc.contentType, nil
+	}
+	ct, err := pipeline.ParseContentType(h)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", headerContentType, err)
+	}
+	return ct, nil
 }
 
 // Paths the receiver serves.
@@ -136,9 +155,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.serveTus(w, r)
 		return
 	}
-	ct, err := pipeline.ParseContentType(strings.ToLower(strings.TrimSpace(r.Header.Get(headerContentType))))
+	ct, err := rc.requestContentType(r)
 	if err != nil {
-		http.Error(w, fmt.Sprintf("%s: %v", headerContentType, err), http.StatusBadRequest)
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	h, ok := rc.slot.tryAcquire(nil)
@@ -209,7 +228,7 @@ func receiveCommand(ctx context.Context, args []string, getenv func(string) stri
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitUsage
 	}
-	rep, err := newReporter(rf, getenv, stderr)
+	rep, err := newReporter(rf, reason.UploadOutcomes, getenv, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitUsage
@@ -328,6 +347,9 @@ func (f *receiveFlags) server(stderr io.Writer) (*http.Server, *receiver, error)
 	})
 	rc.importFile = func(ctx context.Context, ct pipeline.ContentType, path string) (pipeline.Result, error) {
 		return run(ctx, ct, path, source.Options{})
+	}
+	if rc.contentType, err = pipeline.ParseContentType(strings.ToLower(strings.TrimSpace(f.contentType))); err != nil {
+		return nil, nil, fmt.Errorf("--content-type: %w", err)
 	}
 	rc.progress = progress.NewLine(stderr, 2*time.Second)
 	if f.scratch != "" {

@@ -43,15 +43,18 @@ func (f *reportFlags) register(fs *flag.FlagSet) {
 
 // reporter sends the data pod's progress and result as CloudEvents.
 type reporter struct {
-	flags  reportFlags
-	sender *events.Sender
-	claim  events.Claim
-	pod    events.Pod
-	stderr io.Writer
+	// outcomes are the reasons of the work: the import's or the upload's.
+	outcomes reason.Outcomes
+	flags    reportFlags
+	sender   *events.Sender
+	claim    events.Claim
+	pod      events.Pod
+	stderr   io.Writer
 }
 
-// newReporter returns nil when no sink is configured.
-func newReporter(f reportFlags, getenv func(string) string, stderr io.Writer) (*reporter, error) {
+// newReporter returns nil when no sink is configured; its results carry
+// the reasons out (reason.ImportOutcomes or reason.UploadOutcomes).
+func newReporter(f reportFlags, out reason.Outcomes, getenv func(string) string, stderr io.Writer) (*reporter, error) {
 	sink := f.sink
 	if sink == "" {
 		sink = getenv(events.SinkEnv)
@@ -71,7 +74,7 @@ func newReporter(f reportFlags, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	return &reporter{
-		flags: f, sender: s, stderr: stderr,
+		outcomes: out, flags: f, sender: s, stderr: stderr,
 		claim: events.Claim{Namespace: f.claimNamespace, Name: f.claimName, UID: f.claimUID},
 		pod:   events.Pod{Name: f.podName, UID: f.podUID},
 	}, nil
@@ -91,12 +94,12 @@ func (r *reporter) progress(ctx context.Context) (progress.Reporter, func()) {
 	return pr, pr.Stop
 }
 
-// result sends the final phase of the import.
+// result sends the final phase of the work.
 func (r *reporter) result(ctx context.Context, err error) {
-	p := events.DataPodPhasePayload{Claim: r.claim, Pod: r.pod, Phase: events.PodSucceeded, Reason: reason.ImportSucceeded,
-		Message: "Import Complete"}
+	p := events.DataPodPhasePayload{Claim: r.claim, Pod: r.pod, Phase: events.PodSucceeded, Reason: r.outcomes.Succeeded,
+		Message: r.outcomes.Done}
 	if err != nil {
-		p.Phase, p.Reason, p.Message = events.PodFailed, reason.ImportFailed, oneLine(err)
+		p.Phase, p.Reason, p.Message = events.PodFailed, r.outcomes.Failed, oneLine(err)
 		p.Permanent = !source.Retryable(err) && !errors.Is(err, context.Canceled)
 	}
 	e, berr := events.NewDataPodPhase(p, time.Now())

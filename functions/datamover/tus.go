@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cdi-functions/cdi-functions/pkg/pipeline"
 	"github.com/cdi-functions/cdi-functions/pkg/uploadproxy/tus"
 )
 
@@ -86,9 +85,9 @@ func (rc *receiver) tusCreate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	ct, err := pipeline.ParseContentType(strings.ToLower(strings.TrimSpace(r.Header.Get(headerContentType))))
+	ct, err := rc.requestContentType(r)
 	if err != nil {
-		http.Error(w, fmt.Sprintf("%s: %v", headerContentType, err), http.StatusBadRequest)
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), interruptWait)

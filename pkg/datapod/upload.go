@@ -6,6 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 )
 
 // UploadContainer is the name of the data mover's container in an upload
@@ -48,6 +50,7 @@ func UploadPod(claim *corev1.PersistentVolumeClaim, credentialSecret string, cfg
 	env := []corev1.EnvVar{
 		{Name: EnvTarget, Value: st.target},
 		{Name: EnvListen, Value: ":" + strconv.Itoa(UploadPort)},
+		{Name: EnvContentType, Value: uploadContentType(claim)},
 		{Name: EnvCredentialFile, Value: CredentialDir + "/" + CredentialKey},
 		{Name: EnvTLSCert, Value: CredentialDir + "/" + TLSCertKey},
 		{Name: EnvTLSKey, Value: CredentialDir + "/" + TLSKeyKey},
@@ -66,4 +69,14 @@ func UploadPod(claim *corev1.PersistentVolumeClaim, credentialSecret string, cfg
 		},
 	}, volumes)
 	return pod
+}
+
+// uploadContentType is the claim's content type annotation, kubevirt when it
+// names none: the upload pod's default for uploads that do not name one.
+func uploadContentType(claim *corev1.PersistentVolumeClaim) string {
+	r, _ := annotations.UploadRequestOf(claim.Annotations)
+	if r.ContentType == "" {
+		return annotations.ContentTypeKubeVirt
+	}
+	return r.ContentType
 }

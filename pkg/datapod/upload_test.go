@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	psapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
+
+	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 )
 
 func TestUploadPod(t *testing.T) {
@@ -40,4 +42,21 @@ func TestUploadPod(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "cdi-upload-golden", UploadPodName("golden"))
+}
+
+// TestUploadPodContentType: uploads that name no content type take the
+// claim's (an archive claim extracts a tar sent with the seed's curl).
+func TestUploadPodContentType(t *testing.T) {
+	envOf := func(c *corev1.PersistentVolumeClaim) string {
+		for _, e := range UploadPod(c, "s", testConfig).Spec.Containers[0].Env {
+			if e.Name == EnvContentType {
+				return e.Value
+			}
+		}
+		return ""
+	}
+	assert.Equal(t, "kubevirt", envOf(claim("plain")))
+	assert.Equal(t, "archive", envOf(claim("tree", func(c *corev1.PersistentVolumeClaim) {
+		c.Annotations = map[string]string{annotations.UploadTarget: "", annotations.ContentType: "archive"}
+	})))
 }
