@@ -88,9 +88,16 @@ func plain(w http.ResponseWriter, code int, msg string) {
 	_, _ = io.WriteString(w, msg+"\n")
 }
 
-// newServer is the HTTPS server of h with the certificates of certs.
+// newServer is the HTTPS server of h with the certificates of certs. It
+// speaks HTTP/1.1 only: an upload is one long request body, which Go's
+// HTTP/2 server moves slower (per-stream flow control), and an answer
+// given before the body was read (401, 503 after the wait) reached curl
+// over HTTP/2 without its message (the stream is reset under it).
 func newServer(ctx context.Context, h http.Handler, certs *certSource) *http.Server {
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
 	return &http.Server{
+		Protocols:         protocols,
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,

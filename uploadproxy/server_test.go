@@ -87,6 +87,12 @@ func TestUploadThroughTheProxy(t *testing.T) {
 	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "after the wait for the pod")
 	kubetest.Expect(t, kube) // everything came from the caches
 
+	h2 := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // curl --insecure
+	resp, err = h2.Get(url + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 1, resp.ProtoMajor, "HTTP/1.1 only, even to a client that offers h2")
+
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
 		resp, err := client.Get(url + path)
 		require.NoError(t, err)
