@@ -65,7 +65,7 @@ func Load(ctx context.Context, kube kubernetes.Interface, namespace string) (*Au
 func parseSecret(s *corev1.Secret) (*Authority, error) {
 	a, err := Parse(s.Data)
 	if err != nil {
-		return nil, fmt.Errorf("Secret %s/%s: %w", s.Namespace, s.Name, err)
+		return nil, fmt.Errorf("secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
 	return a, nil
 }
