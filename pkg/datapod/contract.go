@@ -40,6 +40,15 @@ const (
 	EnvCredentialFile = EnvPrefix + "CREDENTIAL_FILE"
 	EnvTLSCert        = EnvPrefix + "TLS_CERT"
 	EnvTLSKey         = EnvPrefix + "TLS_KEY"
+	// The clone data pods' ("datamover clone-source", "datamover
+	// clone-target"); clone-target also reads EnvListen,
+	// EnvCredentialFile, EnvTLSCert and EnvTLSKey, clone-source
+	// EnvSource, EnvContentType and EnvCredentialFile.
+	EnvTargetAddress = EnvPrefix + "TARGET_ADDRESS"
+	EnvTLSCA         = EnvPrefix + "TLS_CA"
+	EnvTLSServerName = EnvPrefix + "TLS_SERVER_NAME"
+	EnvCompress      = EnvPrefix + "COMPRESS"
+	EnvIdleTimeout   = EnvPrefix + "IDLE_TIMEOUT"
 )
 
 // Exit statuses of the data mover. The event source reads them from the

@@ -25,6 +25,14 @@ const (
 	// UploadRetrying: the upload pod failed in a way that may pass; it
 	// restarts and waits for the upload again.
 	UploadRetrying = "UploadRetrying"
+	// CloneSucceeded: the clone finished; the claim holds a verified
+	// copy of the source.
+	CloneSucceeded = "CloneSucceeded"
+	// CloneFailed: the clone ended with a failure retrying cannot fix.
+	CloneFailed = "ErrCloneFailed"
+	// CloneRetrying: a clone data pod failed in a way that may pass; it
+	// restarts and the clone resumes or starts over.
+	CloneRetrying = "CloneRetrying"
 	// TooManyRestarts: the data pod restarted more often than allowed
 	// without finishing; the work ends Failed with its last error.
 	TooManyRestarts = "ErrTooManyRestarts"
@@ -93,9 +101,10 @@ type Outcomes struct {
 	Done string
 }
 
-// ImportOutcomes and UploadOutcomes are the reasons of imports and
-// uploads.
+// ImportOutcomes, UploadOutcomes and CloneOutcomes are the reasons of
+// imports, uploads and clones.
 var (
 	ImportOutcomes = Outcomes{Succeeded: ImportSucceeded, Failed: ImportFailed, Retrying: ImportRetrying, Done: "Import Complete"}
 	UploadOutcomes = Outcomes{Succeeded: UploadSucceeded, Failed: UploadFailed, Retrying: UploadRetrying, Done: "Upload Complete"}
+	CloneOutcomes  = Outcomes{Succeeded: CloneSucceeded, Failed: CloneFailed, Retrying: CloneRetrying, Done: "Clone Complete"}
 )
