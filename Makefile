@@ -51,7 +51,7 @@ FUZZ_TARGETS := \
 	./pkg/annotations:FuzzValidate:50000 \
 	./pkg/redact:FuzzString:100000 \
 	./pkg/uploadtoken:FuzzVerify:20000 \
-	./pkg/uploadproxy/tus:FuzzHeaders:1000000 \
+	./pkg/uploadproxy/tus:FuzzHeaders:300000 \
 	./pkg/clonestream:FuzzReceive:15000
 
 fuzz: ## run each fuzz target for its iteration count (times FUZZ_SCALE)
