@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -55,7 +56,15 @@ type EmitterOptions struct {
 type Emitter struct {
 	opts  EmitterOptions
 	queue chan outgoing
+	// subjects serialises the sending of events of one subject (striped
+	// by a hash of the subject): with several senders, an older
+	// observation of a pod (Running, not ready) could otherwise reach the
+	// consumer after a newer one (ready) and undo it.
+	subjects [subjectStripes]sync.Mutex
 }
+
+// subjectStripes is the number of locks the subjects share.
+const subjectStripes = 256
 
 // outgoing is a queued intent and the claim it is about.
 type outgoing struct {
@@ -136,9 +145,28 @@ func (e *Emitter) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// send delivers one queued event and settles it in the ledger.
+// subjectLock is the lock of subject's stripe.
+func (e *Emitter) subjectLock(subject string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(subject))
+	return &e.subjects[h.Sum32()%subjectStripes]
+}
+
+// send delivers one queued event and settles it in the ledger. Events of
+// one subject are sent one at a time, and one that a newer event of its
+// subject superseded while it waited is not sent at all, so a consumer
+// sees a subject's observations in the order they were made.
 func (e *Emitter) send(ctx context.Context, o outgoing) {
 	in := o.intent
+	mu := e.subjectLock(in.Subject)
+	mu.Lock()
+	defer mu.Unlock()
+	if !e.opts.Ledger.current(in.Subject, in.Event.ID()) {
+		e.count(ctx, in, dropSuperseded)
+		logging.FromContext(ctx).Debugw("Not sending an event a newer one of its subject superseded",
+			zap.String("type", in.Event.Type()), zap.String("id", in.Event.ID()), zap.Stringer("claim", o.claim))
+		return
+	}
 	if !e.opts.IsLeader(o.claim) {
 		// Demoted while it waited: the new leader derives it again.
 		e.opts.Ledger.settle(in.Subject, in.Event.ID(), undelivered)

@@ -171,3 +171,47 @@ func TestEmitterSendTimeout(t *testing.T) {
 	require.Eventually(t, func() bool { return sink.retried() == 1 }, 5*time.Second, 5*time.Millisecond,
 		"a hanging sink is given up on after SendTimeout")
 }
+
+// readyIntent is the phase of one upload pod, Running, ready or not.
+func readyIntent(t *testing.T, ready bool) Intent {
+	t.Helper()
+	c := events.Claim{Namespace: gen.Namespace, Name: "up", UID: "uid-up"}
+	e, err := events.NewDataPodPhase(events.DataPodPhasePayload{Claim: c, Pod: events.Pod{Name: "cdi-upload-up", UID: "pod-up"},
+		Phase: events.PodRunning, Ready: &ready}, time.Now())
+	require.NoError(t, err)
+	return Intent{Subject: podSubject("pod-up"), Event: e}
+}
+
+// Two observations of one pod in a row (Running not ready, then ready)
+// reach the consumer in that order although several senders run: the
+// second waits for the first.
+func TestEmitterSendsASubjectInOrder(t *testing.T) {
+	sink := &recorder{gate: make(chan struct{})}
+	e, ctx := startEmitter(t, EmitterOptions{Send: sink.send, Retry: sink.retry, Senders: 4})
+	notReady, ready := readyIntent(t, false), readyIntent(t, true)
+	require.True(t, e.Emit(ctx, someClaim, notReady))
+	require.True(t, e.Emit(ctx, someClaim, ready))
+	close(sink.gate)
+	require.Eventually(t, func() bool { return len(sink.ids()) >= 1 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		ids := sink.ids()
+		return len(ids) > 0 && ids[len(ids)-1] == ready.Event.ID()
+	}, 5*time.Second, 10*time.Millisecond, "the newer observation is the last one delivered")
+	for _, id := range sink.ids()[1:] {
+		assert.NotEqual(t, notReady.Event.ID(), id, "the older observation never follows the newer")
+	}
+}
+
+// An observation superseded while it waited in the queue is not sent.
+func TestEmitterSkipsSupersededEvents(t *testing.T) {
+	sink := &recorder{gate: make(chan struct{})}
+	e, ctx := startEmitter(t, EmitterOptions{Send: sink.send, Retry: sink.retry, Senders: 1})
+	busy := testIntent(t, 1) // holds the only sender
+	notReady, ready := readyIntent(t, false), readyIntent(t, true)
+	require.True(t, e.Emit(ctx, someClaim, busy))
+	require.True(t, e.Emit(ctx, someClaim, notReady))
+	require.True(t, e.Emit(ctx, someClaim, ready))
+	close(sink.gate)
+	require.Eventually(t, func() bool { return len(sink.ids()) == 2 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, []string{busy.Event.ID(), ready.Event.ID()}, sink.ids())
+}

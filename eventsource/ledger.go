@@ -77,6 +77,16 @@ func (l *ledger) reserve(subject, id string, now time.Time, resend Backoff) bool
 	return true
 }
 
+// current reports whether id is the last event handed out for subject:
+// false once a newer one was reserved. A subject the ledger forgot (or
+// never saw) is current.
+func (l *ledger) current(subject, id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, ok := l.bySub[subject]
+	return !ok || el.Value.(*ledgerEntry).id == id
+}
+
 // outcome is how a send ended.
 type outcome int
 

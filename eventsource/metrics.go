@@ -15,6 +15,7 @@ const (
 	dropSendFailed = "send_failed"
 	dropNotLeader  = "not_leader"
 	dropRejected   = "rejected"
+	dropSuperseded = "superseded"
 )
 
 // metrics counts what the emitter does. sharedmain exports them in
