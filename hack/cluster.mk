@@ -6,13 +6,14 @@
 #   make cluster-status   components, memory, guard counters, node and pods
 #   make ko-install       ko $(KO_VERSION) into $(go env GOPATH)/bin, once per machine
 #   make e2e              acceptance tests in test/e2e against the running cluster
+#   make bench-upload     2 GiB uploads through the proxy vs a plain file server (docs/performance.md)
 
 CLUSTER_HACK := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 KO_VERSION ?= v0.19.1
 KO ?= $(shell go env GOPATH)/bin/ko
 E2E_FLAGS ?= -count=1 -timeout 20m -v
 
-.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e bench-e2e
+.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e bench-e2e bench-upload
 
 cluster-build:
 	$(CLUSTER_HACK)/cluster/build.sh
@@ -46,3 +47,12 @@ bench-e2e: ko-install
 	cd $(CLUSTER_HACK)/cluster/addons && go test -count=1 ./...
 	eval "$$($(CLUSTER_HACK)/ko-env.sh)" && PATH="$(dir $(KO)):$$PATH" CDI_BENCH_E2E=1 \
 		go test -tags e2e -count=1 -timeout 30m -run '^TestBench(Imports|Updater)$$' -v ./test/e2e/
+
+# A 2 GiB raw and qcow2 image through the upload proxy against the same
+# bytes POSTed to a plain file server pod, the peak RSS of the proxy and of
+# the upload pod, and the time one dropped connection costs cdictl
+# (docs/performance.md, "Upload"). CDI_BENCH_SIZE, CDI_BENCH_RUNS,
+# CDI_BENCH_REPORT as make bench.
+bench-upload: ko-install
+	eval "$$($(CLUSTER_HACK)/ko-env.sh)" && PATH="$(dir $(KO)):$$PATH" CDI_BENCH_UPLOAD=1 \
+		go test -tags e2e -count=1 -timeout 30m -run '^TestBenchUpload$$' -v ./test/e2e/
