@@ -41,7 +41,7 @@ func (l fixedLocator) Locate(_ context.Context, s uploadtoken.Scope) (uploadprox
 // address, and can be killed (every connection cut at once) and replaced
 // by a new Handler on the same address, as a restarted proxy pod.
 type proxy struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 	keys *uploadtoken.Keys
 	loc  uploadproxy.Locator
@@ -226,7 +226,7 @@ func (w *watch) Report(u progress.Update) {
 
 // newTLSReceiver is newTestReceiver over TLS (the test server's
 // certificate, for example.com), with the claim's UID as upload id.
-func newTLSReceiver(t *testing.T, size string) (*httptest.Server, *receiver, string) {
+func newTLSReceiver(t testing.TB, size string) (*httptest.Server, *receiver, string) {
 	t.Helper()
 	dir := t.TempDir()
 	credFile := filepath.Join(t.TempDir(), "credential")
