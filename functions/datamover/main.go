@@ -38,6 +38,8 @@ func usage() string {
 commands:
   import   read an image from --source and write it to --target
   receive  wait for one image uploaded over HTTP(S) and write it to --target
+  clone-source  send a claim (disk.img, a tree or a block device) to a clone target
+  clone-target  receive one clone and publish it once verified
 
 Run 'datamover import -h' for the flags of a command.
 `
@@ -54,6 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return importCommand(ctx, args[1:], getenv, stdin, stderr)
 	case "receive":
 		return receiveCommand(ctx, args[1:], getenv, stderr)
+	case "clone-source":
+		return cloneSourceCommand(ctx, args[1:], getenv, stderr)
+	case "clone-target":
+		return cloneTargetCommand(ctx, args[1:], getenv, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stderr, usage())
 		return exitOK

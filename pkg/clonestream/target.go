@@ -62,8 +62,9 @@ func NewTarget(ctx context.Context, opts TargetOptions) *Target {
 }
 
 // Serve receives over conn (a TLS connection from the source). It returns
-// the result once the clone is published; ErrUnauthorized for a source
-// without the clone's credential (nothing else happened); a
+// the result once the clone is published; ErrUnauthorized for a peer
+// that did not present the clone's credential in a valid hello (nothing
+// else happened); a
 // TransportError when the connection broke or was taken over (the
 // transfer waits for the next one); any other error is final (the
 // transfer was discarded, and the source was told why).
@@ -75,8 +76,10 @@ func (t *Target) Serve(ctx context.Context, conn io.ReadWriteCloser) (Result, er
 			// the connection, and the answer would be lost.
 			_, _ = dec.Header()
 			_ = enc.Accept(StatusUnauthorized, 0, "unauthorized")
+			return Result{}, err
 		}
-		return Result{}, err
+		// Whatever it was, it did not authenticate.
+		return Result{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
 	hdr, err := dec.Header()
 	if err != nil {
