@@ -55,6 +55,8 @@ type uploadImages struct {
 func makeUploadImages(t *testing.T) *uploadImages {
 	t.Helper()
 	tooltest.Need(t, "qemu-img", "xz", "genisoimage", "tar")
+	start := time.Now()
+	defer func() { t.Logf("made the upload images in %s", timeSince(start)) }()
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(8, 8))
 	raw := make([]byte, 32<<20)
@@ -67,7 +69,7 @@ func makeUploadImages(t *testing.T) *uploadImages {
 	tooltest.Sh(t, dir, `
 qemu-img convert -f raw -O qcow2 disk.raw disk.qcow2
 qemu-img convert -f qcow2 -O raw disk.qcow2 disk.qcow2.raw
-xz -T2 -k disk.raw
+xz -T2 -1 -k disk.raw
 mkdir -p iso-root/boot && head -c 3000000 disk.raw > iso-root/boot/kernel && echo cdi > iso-root/README
 genisoimage -quiet -V CDI -R -J -o disk.iso iso-root
 mkdir -p tree/sub && echo hello > tree/sub/a.txt && head -c 100000 disk.raw > tree/b.bin && tar -C tree -cf tree.tar .
