@@ -64,6 +64,10 @@ fuzz: ## run each fuzz target for its iteration count (times FUZZ_SCALE)
 bench: ## data-path benchmark vs the reference tools (2 GiB images; see docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 90m ./test/bench/
 
+.PHONY: bench-clone-local
+bench-clone-local: ## clone data path on loopback: 2 GiB, 30% data, vs cp --sparse=always; wire bytes vs data (docs/performance.md)
+	$(GO) test -run '^$$' -bench BenchmarkCloneLocal -benchtime 3x -timeout 30m ./functions/datamover/
+
 lint: ## go vet + staticcheck + gofmt check + go.mod tidy
 	$(GO) vet ./...
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
