@@ -12,19 +12,17 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"knative.dev/pkg/logging"
 
+	"github.com/cdi-functions/cdi-functions/pkg/boot"
 	"github.com/cdi-functions/cdi-functions/pkg/uploadtoken"
 )
 
-// component names the program in logs and its user agent.
-const component = "cdi-tokenapi"
+// programName names the program in logs and its user agent.
+const programName = "cdi-tokenapi"
 
 // Environment variables run reads.
 const (
@@ -55,7 +53,7 @@ func run(ctx context.Context) error {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file (in-cluster config when empty)")
 	flag.Parse()
 
-	logger, err := newLogger(os.Getenv(envLogLevel))
+	logger, err := boot.NewLogger(programName, os.Getenv(envLogLevel))
 	if err != nil {
 		return err
 	}
@@ -69,11 +67,11 @@ func run(ctx context.Context) error {
 	service := envOr(envService, "cdi-tokenapi")
 	port := envOr(envPort, "8443")
 
-	cfg, err := restConfig(*kubeconfig)
+	cfg, err := boot.RestConfig(*kubeconfig)
 	if err != nil {
 		return err
 	}
-	cfg.UserAgent = "cdi-functions/" + component
+	cfg.UserAgent = "cdi-functions/" + programName
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
@@ -171,41 +169,6 @@ func serve(ctx context.Context, addr string, h http.Handler, getCert func(*tls.C
 		return fmt.Errorf("shut down: %w", err)
 	}
 	return nil
-}
-
-// newLogger builds the production zap logger at level.
-func newLogger(level string) (*zap.SugaredLogger, error) {
-	cfg := zap.NewProductionConfig()
-	if level != "" {
-		var l zapcore.Level
-		if err := l.Set(level); err != nil {
-			return nil, fmt.Errorf("%s %q: %w", envLogLevel, level, err)
-		}
-		cfg.Level = zap.NewAtomicLevelAt(l)
-	}
-	cfg.EncoderConfig.TimeKey = "time"
-	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	l, err := cfg.Build()
-	if err != nil {
-		return nil, fmt.Errorf("logger: %w", err)
-	}
-	return l.Named(component).Sugar(), nil
-}
-
-// restConfig is the in-cluster configuration, or kubeconfig's.
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("in-cluster config: %w", err)
-		}
-		return cfg, nil
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
-	}
-	return cfg, nil
 }
 
 // envOr is the environment variable name, or def when it is empty.

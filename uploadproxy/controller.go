@@ -14,13 +14,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	"knative.dev/pkg/logging"
 	"knative.dev/pkg/observability/metrics"
 	"knative.dev/pkg/observability/resource"
 
+	"github.com/cdi-functions/cdi-functions/pkg/boot"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/podcred"
 	"github.com/cdi-functions/cdi-functions/pkg/uploadproxy"
@@ -58,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	defer func() { _ = logger.Sync() }()
 	ctx = logging.WithLogger(ctx, logger)
 
-	cfg, err := restConfig(*kubeconfig)
+	cfg, err := boot.RestConfig(*kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -137,20 +136,4 @@ func stripManagedFields(obj any) (any, error) {
 		m.SetManagedFields(nil)
 	}
 	return obj, nil
-}
-
-// restConfig is the in-cluster configuration, or kubeconfig's.
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("in-cluster config (or pass --kubeconfig): %w", err)
-		}
-		return cfg, nil
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
-	}
-	return cfg, nil
 }

@@ -11,17 +11,15 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/runtime"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"knative.dev/pkg/logging"
 	"knative.dev/pkg/observability/metrics"
 	"knative.dev/pkg/observability/resource"
 	"knative.dev/pkg/signals"
 
 	"github.com/cdi-functions/cdi-functions/pkg/auth"
+	"github.com/cdi-functions/cdi-functions/pkg/boot"
 )
 
 // Environment variables Main reads.
@@ -48,14 +46,14 @@ func run(name string, newHandler func(ctx context.Context, env Env) (Handler, er
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file (in-cluster config when empty)")
 	flag.Parse()
 
-	logger, err := newLogger(name, os.Getenv("LOG_LEVEL"))
+	logger, err := boot.NewLogger(name, os.Getenv("LOG_LEVEL"))
 	if err != nil {
 		return err
 	}
 	defer logger.Sync()
 	ctx := logging.WithLogger(signals.NewContext(), logger)
 
-	cfg, err := restConfig(*kubeconfig)
+	cfg, err := boot.RestConfig(*kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -142,38 +140,4 @@ func setRateLimits(cfg *rest.Config, getenv func(string) string) error {
 		cfg.Burst = b
 	}
 	return nil
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("in-cluster config (or pass --kubeconfig): %w", err)
-		}
-		return cfg, nil
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
-	}
-	return cfg, nil
-}
-
-// newLogger builds a JSON zap logger at level (default info).
-func newLogger(name, level string) (*zap.SugaredLogger, error) {
-	cfg := zap.NewProductionConfig()
-	if level != "" {
-		var l zapcore.Level
-		if err := l.Set(level); err != nil {
-			return nil, fmt.Errorf("LOG_LEVEL %q: %w", level, err)
-		}
-		cfg.Level = zap.NewAtomicLevelAt(l)
-	}
-	cfg.EncoderConfig.TimeKey = "time"
-	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	l, err := cfg.Build()
-	if err != nil {
-		return nil, fmt.Errorf("logger: %w", err)
-	}
-	return l.Named(name).Sugar(), nil
 }
