@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -191,10 +190,7 @@ func missing(ctx context.Context, err error, r, kind, annotation, ns, name strin
 // the CloudEvent. If the report cannot be delivered the answer is a
 // retryable error, so the refusal is not lost.
 func (i *Importer) refuse(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
-	if err := i.tell(ctx, claim, r, message); err != nil {
-		return err
-	}
-	return function.Permanent(errors.New(r + ": " + message))
+	return refusal.Refuse(ctx, i.recorder, i.status, claim, datapod.ImportPodName(claim.Name), r, message)
 }
 
 // wait leaves the claim Pending with the reason: a Warning Event and the
@@ -202,16 +198,5 @@ func (i *Importer) refuse(ctx context.Context, claim *corev1.PersistentVolumeCla
 // sends it again with backoff, so the import starts once the cause is gone.
 func (i *Importer) wait(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
 	logging.FromContext(ctx).Infow("import waits", zap.String("reason", r), zap.String("message", message))
-	return i.tell(ctx, claim, r, message)
-}
-
-// tell records the Warning Event and reports the refusal to the updater.
-func (i *Importer) tell(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
-	if err := i.recorder.Record(ctx, claim, record.Event{Type: corev1.EventTypeWarning, Reason: r, Message: message}); err != nil {
-		logging.FromContext(ctx).Warnw("could not record event", zap.Error(err))
-	}
-	if err := i.status(ctx, refusal.Phase(claim, datapod.ImportPodName(claim.Name), r, message)); err != nil {
-		return fmt.Errorf("report %s of claim %s/%s: %w", r, claim.Namespace, claim.Name, err)
-	}
-	return nil
+	return refusal.Tell(ctx, i.recorder, i.status, claim, datapod.ImportPodName(claim.Name), r, message)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -101,7 +100,11 @@ func (u *Uploader) handle(ctx context.Context, e cloudevents.Event) (outcome str
 	}
 
 	secret, err := u.credential(ctx, claim)
-	if err != nil {
+	switch {
+	case terminating(err):
+		log.Infow("nothing to do", zap.String("why", "the namespace is being deleted"))
+		return outcomeObsolete, nil
+	case err != nil:
 		return outcomeRetry, err
 	}
 	pod := datapod.UploadPod(claim, secret, u.pods)
@@ -112,6 +115,9 @@ func (u *Uploader) handle(ctx context.Context, e cloudevents.Event) (outcome str
 		return outcomeCreated, nil
 	case apierrors.IsAlreadyExists(err):
 		return u.existing(ctx, claim, pod.Name)
+	case terminating(err):
+		log.Infow("nothing to do", zap.String("why", "the namespace is being deleted"))
+		return outcomeObsolete, nil
 	case apierrors.IsInvalid(err):
 		return outcomeRefused, u.refuse(ctx, claim, reason.InvalidPod,
 			fmt.Sprintf("the upload pod %s is invalid (check the uploader's configuration): %v", pod.Name, err))
@@ -140,6 +146,13 @@ func (u *Uploader) credential(ctx context.Context, claim *corev1.PersistentVolum
 	return s.Name, nil
 }
 
+// terminating reports whether err is the API server's refusal to create
+// anything in a namespace being deleted: the claim goes with it, so the
+// request is obsolete, not worth a retry or an Event.
+func terminating(err error) bool {
+	return err != nil && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause)
+}
+
 // existing judges a pod that already holds the upload pod's name (see
 // datapod.Whose).
 func (u *Uploader) existing(ctx context.Context, claim *corev1.PersistentVolumeClaim, name string) (string, error) {
@@ -162,26 +175,12 @@ func (u *Uploader) existing(ctx context.Context, claim *corev1.PersistentVolumeC
 // reported to the updater, and the permanent error that answers the
 // CloudEvent (a retryable one if the report cannot be delivered).
 func (u *Uploader) refuse(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
-	if err := u.tell(ctx, claim, r, message); err != nil {
-		return err
-	}
-	return function.Permanent(errors.New(r + ": " + message))
+	return refusal.Refuse(ctx, u.recorder, u.status, claim, datapod.UploadPodName(claim.Name), r, message)
 }
 
 // wait leaves the claim Pending with the reason; the event source asks
 // again with backoff.
 func (u *Uploader) wait(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
 	logging.FromContext(ctx).Infow("upload pod waits", zap.String("reason", r), zap.String("message", message))
-	return u.tell(ctx, claim, r, message)
-}
-
-// tell records the Warning Event and reports the refusal to the updater.
-func (u *Uploader) tell(ctx context.Context, claim *corev1.PersistentVolumeClaim, r, message string) error {
-	if err := u.recorder.Record(ctx, claim, record.Event{Type: corev1.EventTypeWarning, Reason: r, Message: message}); err != nil {
-		logging.FromContext(ctx).Warnw("could not record event", zap.Error(err))
-	}
-	if err := u.status(ctx, refusal.Phase(claim, datapod.UploadPodName(claim.Name), r, message)); err != nil {
-		return fmt.Errorf("report %s of claim %s/%s: %w", r, claim.Namespace, claim.Name, err)
-	}
-	return nil
+	return refusal.Tell(ctx, u.recorder, u.status, claim, datapod.UploadPodName(claim.Name), r, message)
 }

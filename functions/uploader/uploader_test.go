@@ -69,6 +69,14 @@ func fail(verb, resource string, err error) func(*fake.Clientset) {
 	}
 }
 
+// terminatingErr is the API server's refusal to create in a namespace
+// being deleted.
+func terminatingErr() error {
+	err := apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "x", errors.New("namespace is being terminated"))
+	err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause}}
+	return err
+}
+
 type fixture struct {
 	kube      *fake.Clientset
 	uploader  *Uploader
@@ -156,6 +164,10 @@ func TestHandle(t *testing.T) {
 			wantAction: func(c *corev1.PersistentVolumeClaim) []string {
 				return []string{getClaim(c.Name), createSecret(c), createPod(c.Name), recordOn(c.Name)}
 			}},
+		{name: "namespace being deleted: obsolete", claim: upload,
+			reactors:   []func(*fake.Clientset){fail("create", "secrets", terminatingErr())},
+			wantCode:   http.StatusAccepted,
+			wantAction: func(c *corev1.PersistentVolumeClaim) []string { return []string{getClaim(c.Name), createSecret(c)} }},
 		{name: "API trouble: retried", claim: upload,
 			reactors:   []func(*fake.Clientset){fail("create", "secrets", apierrors.NewServiceUnavailable("etcd"))},
 			wantCode:   http.StatusInternalServerError,
