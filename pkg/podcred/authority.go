@@ -154,8 +154,14 @@ func Parse(data map[string][]byte) (*Authority, error) {
 // Credential is the bearer credential of the upload pod of the claim with
 // UID claimUID.
 func (a *Authority) Credential(claimUID string) string {
+	return a.derive("cdi-functions upload pod credential", claimUID)
+}
+
+// derive is the MAC of uid under label: a credential of one kind (upload,
+// clone) for one claim, never equal to another kind's.
+func (a *Authority) derive(label, uid string) string {
 	m := hmac.New(sha256.New, a.mac)
-	m.Write([]byte("cdi-functions upload pod credential\x00" + claimUID))
+	m.Write([]byte(label + "\x00" + uid))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -163,17 +169,22 @@ func (a *Authority) Credential(claimUID string) string {
 // claimUID: its bearer credential and a fresh serving certificate for
 // ServerName(claimUID), valid from now.
 func (a *Authority) Issue(claimUID string, now time.Time) (PodCredential, error) {
-	if a.caKey == nil {
-		return PodCredential{}, errors.New("this authority has no private key: it cannot issue")
-	}
 	if claimUID == "" {
 		return PodCredential{}, errors.New("no claim UID")
 	}
+	return a.issue(a.Credential(claimUID), ServerName(claimUID), now)
+}
+
+// issue makes a pod credential: bearer and a fresh serving certificate for
+// name, signed by the authority, valid from now.
+func (a *Authority) issue(bearer, name string, now time.Time) (PodCredential, error) {
+	if a.caKey == nil {
+		return PodCredential{}, errors.New("this authority has no private key: it cannot issue")
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return PodCredential{}, fmt.Errorf("generate the pod key: %w", err)
+		return PodCredential{}, fmt.Errorf("generate the key of %s: %w", name, err)
 	}
-	name := ServerName(claimUID)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: name},
@@ -185,14 +196,14 @@ func (a *Authority) Issue(claimUID string, now time.Time) (PodCredential, error)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.caCert, &key.PublicKey, a.caKey)
 	if err != nil {
-		return PodCredential{}, fmt.Errorf("sign the pod certificate: %w", err)
+		return PodCredential{}, fmt.Errorf("sign the certificate of %s: %w", name, err)
 	}
 	kder, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return PodCredential{}, fmt.Errorf("encode the pod key: %w", err)
+		return PodCredential{}, fmt.Errorf("encode the key of %s: %w", name, err)
 	}
 	return PodCredential{
-		Bearer:  a.Credential(claimUID),
+		Bearer:  bearer,
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
 	}, nil
@@ -201,10 +212,13 @@ func (a *Authority) Issue(claimUID string, now time.Time) (PodCredential, error)
 // Client is the TLS configuration to dial the upload pod of the claim
 // with UID claimUID: only a certificate the authority issued for that
 // claim is accepted.
-func (a *Authority) Client(claimUID string) *tls.Config {
+func (a *Authority) Client(claimUID string) *tls.Config { return a.client(ServerName(claimUID)) }
+
+// client accepts only a certificate the authority issued for name.
+func (a *Authority) client(name string) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AddCert(a.caCert)
-	return &tls.Config{RootCAs: pool, ServerName: ServerName(claimUID), MinVersion: tls.VersionTLS13}
+	return &tls.Config{RootCAs: pool, ServerName: name, MinVersion: tls.VersionTLS13}
 }
 
 // serial is a random 128-bit certificate serial number.
