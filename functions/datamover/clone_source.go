@@ -46,12 +46,7 @@ func (f *cloneSourceFlags) register(fs *flag.FlagSet) {
 
 // cloneSourceFlagSet is the clone-source command's flag set.
 func cloneSourceFlagSet(f *cloneSourceFlags, rf *reportFlags, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("datamover clone-source", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f.register(fs)
-	rf.register(fs)
-	setUsage(fs, "datamover clone-source --source PATH --target-address HOST:PORT --credential-file FILE --tls-ca FILE --tls-server-name NAME [flags]", stderr)
-	return fs
+	return commandFlags("datamover clone-source", "datamover clone-source --source PATH --target-address HOST:PORT --credential-file FILE --tls-ca FILE --tls-server-name NAME [flags]", stderr, f, rf)
 }
 
 // parseCloneSource reads the clone-source flags from args and the

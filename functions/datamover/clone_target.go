@@ -41,12 +41,7 @@ func (f *cloneTargetFlags) register(fs *flag.FlagSet) {
 
 // cloneTargetFlagSet is the clone-target command's flag set.
 func cloneTargetFlagSet(f *cloneTargetFlags, rf *reportFlags, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("datamover clone-target", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f.register(fs)
-	rf.register(fs)
-	setUsage(fs, "datamover clone-target --target PATH --credential-file FILE --tls-cert FILE --tls-key FILE [flags]", stderr)
-	return fs
+	return commandFlags("datamover clone-target", "datamover clone-target --target PATH --credential-file FILE --tls-cert FILE --tls-key FILE [flags]", stderr, f, rf)
 }
 
 // parseCloneTarget reads the clone-target flags from args and the

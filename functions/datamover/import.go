@@ -88,24 +88,29 @@ func fromEnv(fs *flag.FlagSet, given map[string]bool, getenv func(string) string
 
 // importFlagSet is the import command's flag set, filling f and rf.
 func importFlagSet(f *importFlags, rf *reportFlags, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("datamover import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f.register(fs)
-	rf.register(fs)
-	setUsage(fs, "datamover import --source URL --target PATH [flags]", stderr)
-	return fs
+	return commandFlags("datamover import", "datamover import --source URL --target PATH [flags]", stderr, f, rf)
 }
 
-// setUsage makes fs print usage, then every flag with its environment
+// commandFlags is the flag set of the command name with the flags of
+// parts; its usage prints usage, then every flag with its environment
 // variable.
-func setUsage(fs *flag.FlagSet, usage string, stderr io.Writer) {
+func commandFlags(name, usage string, stderr io.Writer, parts ...registrar) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, p := range parts {
+		p.register(fs)
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s\n\nflags (environment variable in brackets):\n", usage)
 		fs.VisitAll(func(fl *flag.Flag) {
 			fmt.Fprintf(stderr, "  --%s [%s]\n    \t%s\n", fl.Name, envName(fl.Name), fl.Usage)
 		})
 	}
+	return fs
 }
+
+// registrar is a command's group of flags (its own, the report flags).
+type registrar interface{ register(*flag.FlagSet) }
 
 // parseImport reads the import command's flags from args and, for those
 // not given there, the environment. flag.ErrHelp means help was asked for.

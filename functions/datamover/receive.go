@@ -296,12 +296,7 @@ func parseReceive(args []string, getenv func(string) string, stderr io.Writer) (
 
 // receiveFlagSet is the receive command's flag set, filling f and rf.
 func receiveFlagSet(f *receiveFlags, rf *reportFlags, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("datamover receive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f.register(fs)
-	rf.register(fs)
-	setUsage(fs, "datamover receive --target PATH --credential-file FILE [flags]", stderr)
-	return fs
+	return commandFlags("datamover receive", "datamover receive --target PATH --credential-file FILE [flags]", stderr, f, rf)
 }
 
 // server validates the flags into the HTTP server and its receiver.
