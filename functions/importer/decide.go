@@ -52,20 +52,11 @@ type decision struct {
 // checkPayload verifies an event's payload names a claim fully. Failing it
 // is a malformed event: nothing about it can improve by resending.
 func checkPayload(p events.ImportRequestedPayload) error {
-	var missing []error
-	if p.Claim.Namespace == "" {
-		missing = append(missing, errors.New("no claim namespace"))
-	}
-	if p.Claim.Name == "" {
-		missing = append(missing, errors.New("no claim name"))
-	}
-	if p.Claim.UID == "" {
-		missing = append(missing, errors.New("no claim uid"))
-	}
+	var endpoint error
 	if p.Request.Endpoint == "" {
-		missing = append(missing, errors.New("no endpoint"))
+		endpoint = errors.New("no endpoint")
 	}
-	return errors.Join(missing...)
+	return errors.Join(p.Claim.Check(), endpoint)
 }
 
 // decide is the importer's whole judgement of an event p against the

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -47,19 +46,7 @@ type decision struct {
 }
 
 // checkPayload verifies an event's payload names a claim fully.
-func checkPayload(p events.UploadRequestedPayload) error {
-	var missing []error
-	if p.Claim.Namespace == "" {
-		missing = append(missing, errors.New("no claim namespace"))
-	}
-	if p.Claim.Name == "" {
-		missing = append(missing, errors.New("no claim name"))
-	}
-	if p.Claim.UID == "" {
-		missing = append(missing, errors.New("no claim uid"))
-	}
-	return errors.Join(missing...)
-}
+func checkPayload(p events.UploadRequestedPayload) error { return p.Claim.Check() }
 
 // decide is the uploader's whole judgement of an event p against the
 // claim's current state (nil when the claim does not exist). Pure.

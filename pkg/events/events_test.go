@@ -148,3 +148,10 @@ func TestSenderPresentsToken(t *testing.T) {
 	assert.ErrorContains(t, failing.Send(context.Background(), e), "no token file")
 	assert.Len(t, got, 2, "nothing sent without credentials")
 }
+
+func TestClaimCheck(t *testing.T) {
+	assert.NoError(t, Claim{Namespace: "ns", Name: "c", UID: "u"}.Check())
+	err := Claim{Name: "c"}.Check()
+	require.Error(t, err)
+	assert.Equal(t, "no claim namespace\nno claim uid", err.Error(), "every missing part, and only those")
+}

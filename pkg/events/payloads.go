@@ -1,6 +1,10 @@
 package events
 
-import "github.com/cdi-functions/cdi-functions/pkg/annotations"
+import (
+	"errors"
+
+	"github.com/cdi-functions/cdi-functions/pkg/annotations"
+)
 
 // Claim names the PersistentVolumeClaim an event is about. The UID tells
 // a claim from a later one of the same name.
@@ -8,6 +12,22 @@ type Claim struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	UID       string `json:"uid"`
+}
+
+// Check reports every part of the claim's name that is missing; an event
+// naming its claim only in part is malformed.
+func (c Claim) Check() error {
+	var missing []error
+	if c.Namespace == "" {
+		missing = append(missing, errors.New("no claim namespace"))
+	}
+	if c.Name == "" {
+		missing = append(missing, errors.New("no claim name"))
+	}
+	if c.UID == "" {
+		missing = append(missing, errors.New("no claim uid"))
+	}
+	return errors.Join(missing...)
 }
 
 // Pod names a data pod.
