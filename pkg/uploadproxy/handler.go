@@ -255,34 +255,50 @@ func (h *Handler) body(r *http.Request, ep endpoint) (io.Reader, int64, error) {
 
 // forward streams body to the upload pod's path and relays its answer.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, be Backend, path string, body io.Reader, length int64) {
-	resp, ok := h.send(w, r, be, http.MethodPost, path, body, length, nil)
+	ans, ok := h.send(w, r, be, http.MethodPost, path, body, length, nil)
 	if !ok {
 		return
 	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	code := resp.StatusCode
+	code := ans.code
 	if code == http.StatusUnauthorized {
 		// The proxy's credential was refused: not the user's fault.
 		code = http.StatusBadGateway
 	}
-	if ra := resp.Header.Get("Retry-After"); ra != "" {
+	if ra := ans.header.Get("Retry-After"); ra != "" {
 		w.Header().Set("Retry-After", ra)
 	}
-	text(w, code, strings.TrimSpace(string(msg)))
+	text(w, code, strings.TrimSpace(string(ans.msg)))
 }
 
+// podAnswer is the upload pod's answer to one request: its status, headers
+// and (the first 64 KiB of) its message.
+type podAnswer struct {
+	code   int
+	header http.Header
+	msg    []byte
+}
+
+// letGoWait bounds how long the proxy waits, before answering, for the
+// transport to stop reading the client's body once the pod answered.
+const letGoWait = 5 * time.Second
+
 // send makes one request to the upload pod with its credential (and
-// headers), answering the client itself when the pod cannot be reached.
+// headers) and returns its answer once the client's body is no longer
+// read, so that the caller may answer the client; it answers the client
+// itself when the pod cannot be reached.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request, be Backend, method, path string, body io.Reader, length int64,
-	header http.Header) (*http.Response, bool) {
+	header http.Header) (podAnswer, bool) {
+	var relay *relayBody
 	if body == nil {
 		body = http.NoBody
+	} else {
+		relay = newRelayBody(body)
+		body = relay
 	}
 	req, err := http.NewRequestWithContext(r.Context(), method, strings.TrimSuffix(be.URL, "/")+path, body)
 	if err != nil {
 		text(w, http.StatusInternalServerError, "cannot reach the upload pod")
-		return nil, false
+		return podAnswer{}, false
 	}
 	req.ContentLength = length
 	for k, v := range header {
@@ -295,16 +311,24 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, be Backend, metho
 	rt, err := h.transports().get(be, h.Transport)
 	if err != nil {
 		text(w, http.StatusBadGateway, "cannot reach the upload pod securely")
-		return nil, false
+		return podAnswer{}, false
 	}
 	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		h.transports().forget(be)
-		w.Header().Set("Retry-After", "5")
-		text(w, http.StatusServiceUnavailable, "the upload pod did not answer: try again")
-		return nil, false
+	if err == nil {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+		if relay != nil {
+			relay.letGo(w, letGoWait)
+		}
+		return podAnswer{code: resp.StatusCode, header: resp.Header, msg: msg}, true
 	}
-	return resp, true
+	if relay != nil {
+		relay.letGo(w, letGoWait)
+	}
+	h.transports().forget(be)
+	w.Header().Set("Retry-After", "5")
+	text(w, http.StatusServiceUnavailable, "the upload pod did not answer: try again")
+	return podAnswer{}, false
 }
 
 // transports returns the handler's per-pod transports.

@@ -74,24 +74,23 @@ func (h *Handler) forwardTus(w http.ResponseWriter, r *http.Request, be Backend,
 	if r.Method == http.MethodPatch {
 		body, length = r.Body, r.ContentLength
 	}
-	resp, ok := h.send(w, r, be, r.Method, path, body, length, hdr)
+	ans, ok := h.send(w, r, be, r.Method, path, body, length, hdr)
 	if !ok {
 		return
 	}
-	defer resp.Body.Close()
 	for _, k := range append(tus.ResponseHeaders, tus.HeaderMessage) {
-		if v := resp.Header.Values(k); len(v) > 0 {
+		if v := ans.header.Values(k); len(v) > 0 {
 			w.Header()[k] = v
 		}
 	}
-	if resp.Header.Get("Location") != "" {
+	if ans.header.Get("Location") != "" {
 		w.Header().Set("Location", ep.prefix+"/"+scope.UID)
 	}
-	code := resp.StatusCode
+	code := ans.code
 	if code == http.StatusUnauthorized {
 		code = http.StatusBadGateway
 	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	msg := ans.msg
 	if r.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusCreated && len(msg) == 0 {
 		w.WriteHeader(code)
 		return
