@@ -92,23 +92,32 @@ func (c *cutter) Read(p []byte) (int, error) {
 }
 
 // cuttingTransport cuts the first PATCH body at cut1 bytes; at cut2 bytes
-// into the upload it kills the proxy.
+// into the upload it kills the proxy. It records where each PATCH started
+// and where the pod said it stood before.
 type cuttingTransport struct {
 	rt         http.RoundTripper
 	cut1, cut2 int64
 	kill       func()
 	arrived    <-chan struct{}
-	mu         sync.Mutex
-	cuts       int
+
+	mu      sync.Mutex
+	cuts    int
+	known   int64 // the pod's last reported offset (-1: none yet)
+	patches []resumeStep
 }
+
+// resumeStep is one PATCH: the offset it started at and the pod's last
+// reported offset before it.
+type resumeStep struct{ from, known int64 }
 
 func (c *cuttingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method == http.MethodPatch {
+		off, _ := tus.ParseOffset(r.Header.Get(tus.HeaderOffset))
 		c.mu.Lock()
 		n := c.cuts
 		c.cuts++
+		c.patches = append(c.patches, resumeStep{from: off, known: c.known})
 		c.mu.Unlock()
-		off, _ := tus.ParseOffset(r.Header.Get(tus.HeaderOffset))
 		switch n {
 		case 0:
 			r.Body = io.NopCloser(&cutter{r: r.Body, left: c.cut1 - off})
@@ -116,11 +125,21 @@ func (c *cuttingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			r.Body = io.NopCloser(&killer{r: r.Body, left: c.cut2 - off, kill: c.kill, arrived: c.arrived})
 		}
 	}
-	return c.rt.RoundTrip(r)
+	resp, err := c.rt.RoundTrip(r)
+	if err == nil {
+		if off, perr := tus.ParseOffset(resp.Header.Get(tus.HeaderOffset)); perr == nil {
+			c.mu.Lock()
+			c.known = off
+			c.mu.Unlock()
+		}
+	}
+	return resp, err
 }
 
 // killer calls kill once left bytes were read and the pod received them
-// (arrived is closed), then fails.
+// (arrived is closed), then fails. When the pod refuses its PATCH (under
+// load, while it still holds the cut one), a later PATCH brings the bytes
+// up to arrived, and the proxy is killed under that one.
 type killer struct {
 	r       io.Reader
 	left    int64
@@ -148,8 +167,9 @@ func (k *killer) Read(p []byte) (int, error) {
 // TestResumableUploadThroughTheProxy: the real receiver behind the real
 // upload proxy over loopback TLS; the upload loses its connection once and
 // sees the proxy killed and replaced once, resumes each time from what the
-// pod stored, and the claim ends byte-exact, with less than twice the
-// image sent.
+// pod stored (never from 0 again, never beyond), and the claim ends
+// byte-exact. How much was resent depends on the bytes in flight at each
+// cut (the sockets' buffers, more under load): logged, not asserted.
 func TestResumableUploadThroughTheProxy(t *testing.T) {
 	fx := makeFixtures(t)
 	for _, name := range []string{"disk.qcow2", "disk.raw.xz"} {
@@ -175,7 +195,7 @@ func TestResumableUploadThroughTheProxy(t *testing.T) {
 			arrived := make(chan struct{})
 			rc.progress = &watch{at: 2 * size / 3, reached: arrived}
 			ct := &cuttingTransport{rt: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "example.com"}},
-				cut1: size / 3, cut2: 2 * size / 3, kill: p.restart, arrived: arrived}
+				cut1: size / 3, cut2: 2 * size / 3, kill: p.restart, arrived: arrived, known: -1}
 			tokens := 0
 			lastStored := int64(-1)
 			c := &tus.Client{
@@ -197,7 +217,14 @@ func TestResumableUploadThroughTheProxy(t *testing.T) {
 			require.NoError(t, err, "%+v", res)
 			assert.Equal(t, tus.StateSucceeded, res.State, res.Message)
 			assert.GreaterOrEqual(t, res.Resumed, 2, "resumed after each cut")
-			assert.Less(t, res.Sent, 2*size, "resuming does not resend what the pod stored")
+			ct.mu.Lock()
+			patches := ct.patches
+			ct.mu.Unlock()
+			require.GreaterOrEqual(t, len(patches), 3)
+			for i, p := range patches {
+				assert.Equal(t, p.known, p.from, "PATCH %d starts where the pod said it stood", i)
+			}
+			assert.Positive(t, patches[len(patches)-1].from, "the last PATCH resumed")
 			t.Logf("%s: %d bytes, %d sent (%.1f%% overhead), %d resumes", name, size, res.Sent,
 				100*float64(res.Sent-size)/float64(size), res.Resumed)
 
