@@ -49,6 +49,7 @@ FUZZ_TARGETS := \
 	./pkg/target:FuzzExtract:1000 \
 	./pkg/egress:FuzzParse:100000 \
 	./pkg/annotations:FuzzValidate:50000 \
+	./pkg/annotations:FuzzCloneSource:50000 \
 	./pkg/redact:FuzzString:100000 \
 	./pkg/uploadtoken:FuzzVerify:20000 \
 	./pkg/uploadproxy/tus:FuzzHeaders:300000 \

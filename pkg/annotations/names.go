@@ -26,6 +26,23 @@ const (
 	UploadTarget = "cdi.kubevirt.io/storage.upload.target"
 	// RetainAfterCompletion "true" keeps the data pod after it finished.
 	RetainAfterCompletion = "cdi.kubevirt.io/storage.pod.retainAfterCompletion"
+	// CloneRequest "source-namespace/source-claim" makes the claim a clone
+	// of another claim (the 2018 post's k8s.io/CloneRequest).
+	CloneRequest = "k8s.io/CloneRequest"
+)
+
+// Clone annotations written by cdi-functions.
+const (
+	// CloneOf is "true" once the claim holds a verified clone of its
+	// CloneRequest's source (the 2018 post's k8s.io/CloneOf). Written by
+	// the updater.
+	CloneOf = "k8s.io/CloneOf"
+	// CloneAuthorization is the signed grant the admission webhook stamps
+	// on a claim whose requester may read the CloneRequest's source
+	// (pkg/cloneauth); the cloner clones nothing without a valid one.
+	// Written only by the webhook: a user's value is refused at
+	// admission.
+	CloneAuthorization = "cdi-functions.io/clone-authorization"
 )
 
 // Status annotations, written by the updater.

@@ -148,3 +148,53 @@ func ValidateUpload(ann map[string]string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// CloneSource is what a claim's CloneRequest annotation asks to clone:
+// the source claim.
+type CloneSource struct {
+	// Namespace and Name name the source claim.
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// String is the annotation's form, "namespace/name".
+func (r CloneSource) String() string { return r.Namespace + "/" + r.Name }
+
+// CloneSourceOf reads the clone request from a claim's annotations. ok
+// is false when the claim asks for no clone; err says why a value that is
+// there cannot name a claim.
+func CloneSourceOf(ann map[string]string) (src CloneSource, ok bool, err error) {
+	v, ok := ann[CloneRequest]
+	if !ok {
+		return CloneSource{}, false, nil
+	}
+	ns, name, found := strings.Cut(strings.TrimSpace(v), "/")
+	bad := func(problem string) error { return &InvalidError{Annotation: CloneRequest, Problem: problem} }
+	switch {
+	case !found || strings.Contains(name, "/"):
+		return CloneSource{}, true, bad(fmt.Sprintf("%q is not namespace/claim", v))
+	case len(validation.IsDNS1123Label(ns)) > 0:
+		return CloneSource{}, true, bad(fmt.Sprintf("%q is not a namespace name", ns))
+	case len(validation.IsDNS1123Subdomain(name)) > 0:
+		return CloneSource{}, true, bad(fmt.Sprintf("%q is not a claim name", name))
+	}
+	return CloneSource{Namespace: ns, Name: name}, true, nil
+}
+
+// ValidateClone reports why a claim's clone request cannot work: a value
+// that names no claim, or a claim that also asks for an import or an
+// upload.
+func ValidateClone(ann map[string]string) error {
+	_, ok, err := CloneSourceOf(ann)
+	if !ok {
+		return nil
+	}
+	errs := []error{err}
+	for _, other := range []string{Endpoint, UploadTarget} {
+		if _, ok := ann[other]; ok {
+			errs = append(errs, &InvalidError{Annotation: CloneRequest,
+				Problem: fmt.Sprintf("the claim also asks for %s: remove one of the two", other)})
+		}
+	}
+	return errors.Join(errs...)
+}
