@@ -120,3 +120,11 @@ func Deleting() ClaimOption {
 		c.Finalizers = []string{"kubernetes.io/pvc-protection"}
 	}
 }
+
+// WithCloneRequest makes the claim a clone of source ("namespace/name").
+func WithCloneRequest(source string) ClaimOption { return WithAnnotation(annotations.CloneRequest, source) }
+
+// Bound marks the claim Bound.
+func Bound() ClaimOption {
+	return func(c *corev1.PersistentVolumeClaim) { c.Status.Phase = corev1.ClaimBound }
+}

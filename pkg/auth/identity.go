@@ -113,5 +113,6 @@ const (
 	EventSourceAccount = "cdi-eventsource"
 	ImporterAccount    = "cdi-importer"
 	UploaderAccount    = "cdi-uploader"
+	ClonerAccount      = "cdi-cloner"
 	UpdaterAccount     = "cdi-updater"
 )

@@ -61,6 +61,13 @@ func NewUploadRequested(p UploadRequestedPayload, now time.Time) (cloudevents.Ev
 	return New(UploadRequested, ID(UploadRequested, p.Claim.UID, p.Request), p.Claim, p, now)
 }
 
+// NewCloneRequested builds the event for a clone a claim asks for; like
+// NewImportRequested, its id depends only on the claim's identity and
+// its request.
+func NewCloneRequested(p CloneRequestedPayload, now time.Time) (cloudevents.Event, error) {
+	return New(CloneRequested, ID(CloneRequested, p.Claim.UID, p.Source), p.Claim, p, now)
+}
+
 // NewDataPodPhase builds a phase event. The id covers the pod, phase,
 // reason, restart count and readiness: a repeated observation of the same
 // state carries the same id.

@@ -48,6 +48,15 @@ type UploadRequestedPayload struct {
 	Request annotations.UploadRequest `json:"request"`
 }
 
+// CloneRequestedPayload is the data of a CloneRequested event.
+type CloneRequestedPayload struct {
+	// Claim is the target claim.
+	Claim Claim `json:"claim"`
+	// Source is the claim to clone, as the CloneRequest annotation names
+	// it.
+	Source annotations.CloneSource `json:"source"`
+}
+
 // DataPodProgressPayload is the data of a DataPodProgress event.
 type DataPodProgressPayload struct {
 	Claim Claim `json:"claim"`

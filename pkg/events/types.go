@@ -14,6 +14,12 @@ const (
 	// finished and has no live upload pod. Emitted by the event source,
 	// consumed by the uploader. Payload: UploadRequested.
 	UploadRequested = Prefix + "upload.requested.v1"
+	// CloneRequested: a claim asks to be a clone of another claim
+	// (k8s.io/CloneRequest) and its clone is not finished. Emitted by the
+	// event source while that lasts (with backoff: the cloner re-derives
+	// what is missing, the source pod of an interrupted clone included),
+	// consumed by the cloner. Payload: CloneRequested.
+	CloneRequested = Prefix + "clone.requested.v1"
 	// DataPodProgress: a data pod moved bytes. Emitted by the data mover,
 	// consumed by the updater. Payload: DataPodProgress.
 	DataPodProgress = Prefix + "datapod.progress.v1"
@@ -29,7 +35,7 @@ const (
 )
 
 // Types lists every event type, for routing tables and their tests.
-var Types = []string{ImportRequested, UploadRequested, DataPodProgress, DataPodPhase, ClaimDeleting}
+var Types = []string{ImportRequested, UploadRequested, CloneRequested, DataPodProgress, DataPodPhase, ClaimDeleting}
 
 // Known reports whether typ is an event type of the catalogue.
 func Known(typ string) bool {

@@ -11,17 +11,26 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// Ensure returns the authority of namespace's Secret SecretName, creating
-// it when it does not exist. Two callers racing to create it both end with
-// the one that was stored.
+// Ensure returns the upload authority of namespace's Secret SecretName,
+// creating it when it does not exist. Two callers racing to create it both
+// end with the one that was stored.
 func Ensure(ctx context.Context, kube kubernetes.Interface, namespace string, now time.Time) (*Authority, error) {
+	return ensure(ctx, kube, namespace, SecretName, now)
+}
+
+// EnsureClone is Ensure for the clone authority (Secret CloneSecretName).
+func EnsureClone(ctx context.Context, kube kubernetes.Interface, namespace string, now time.Time) (*Authority, error) {
+	return ensure(ctx, kube, namespace, CloneSecretName, now)
+}
+
+func ensure(ctx context.Context, kube kubernetes.Interface, namespace, name string, now time.Time) (*Authority, error) {
 	secrets := kube.CoreV1().Secrets(namespace)
-	s, err := secrets.Get(ctx, SecretName, metav1.GetOptions{})
+	s, err := secrets.Get(ctx, name, metav1.GetOptions{})
 	if err == nil {
 		return parseSecret(s)
 	}
 	if !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("get Secret %s/%s: %w", namespace, SecretName, err)
+		return nil, fmt.Errorf("get Secret %s/%s: %w", namespace, name, err)
 	}
 	a, err := New(now)
 	if err != nil {
@@ -32,7 +41,7 @@ func Ensure(ctx context.Context, kube kubernetes.Interface, namespace string, no
 		return nil, err
 	}
 	s = &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: SecretName, Namespace: namespace,
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace,
 			Labels: map[string]string{"app.kubernetes.io/part-of": "cdi-functions"}},
 		Type: corev1.SecretTypeOpaque,
 		Data: data,
@@ -42,13 +51,13 @@ func Ensure(ctx context.Context, kube kubernetes.Interface, namespace string, no
 	case err == nil:
 		return a, nil
 	case apierrors.IsAlreadyExists(err):
-		s, err = secrets.Get(ctx, SecretName, metav1.GetOptions{})
+		s, err = secrets.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("get Secret %s/%s: %w", namespace, SecretName, err)
+			return nil, fmt.Errorf("get Secret %s/%s: %w", namespace, name, err)
 		}
 		return parseSecret(s)
 	default:
-		return nil, fmt.Errorf("create Secret %s/%s: %w", namespace, SecretName, err)
+		return nil, fmt.Errorf("create Secret %s/%s: %w", namespace, name, err)
 	}
 }
 

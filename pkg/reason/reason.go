@@ -74,19 +74,32 @@ const (
 	// PodNameConflict: a pod that is not a data pod holds the data pod's
 	// name.
 	PodNameConflict = "ErrPodNameConflict"
+	// CloneNotAuthorized: the clone's authorization (the admission
+	// webhook's signed grant) is missing or does not match the claim: the
+	// annotation was added while the webhook was down, or edited, or
+	// copied from another claim. Final.
+	CloneNotAuthorized = "ErrCloneNotAuthorized"
+	// CloneSourceNotReady: the source claim does not exist (yet), is
+	// being deleted, or has not finished its own import, upload or clone;
+	// the clone starts by itself once it has.
+	CloneSourceNotReady = "CloneSourceNotReady"
+	// CloneTargetTooSmall: the target claim is smaller than the source.
+	// Final.
+	CloneTargetTooSmall = "ErrCloneTargetTooSmall"
 )
 
 // Final reports whether a refusal of the importer ends the work: no later
 // event can fix it without the user changing the claim (or the operator
 // the importer's configuration).
 func Final(r string) bool {
-	return r == InvalidRequest || r == InvalidPod
+	return r == InvalidRequest || r == InvalidPod || r == CloneNotAuthorized || r == CloneTargetTooSmall
 }
 
 // Refusal reports whether r is one of the importer's refusals.
 func Refusal(r string) bool {
 	switch r {
-	case InvalidRequest, MissingSecret, MissingCertConfigMap, CreatePod, InvalidPod, PodNameConflict:
+	case InvalidRequest, MissingSecret, MissingCertConfigMap, CreatePod, InvalidPod, PodNameConflict,
+		CloneNotAuthorized, CloneSourceNotReady, CloneTargetTooSmall:
 		return true
 	}
 	return false
