@@ -124,9 +124,19 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 				if c, ok := obj.(*corev1.PersistentVolumeClaim); ok {
 					ledger.forget(importSubject(string(c.UID)))
 					ledger.forget(uploadSubject(string(c.UID)))
+					ledger.forget(cloneSubject(string(c.UID)))
 				}
 			},
 		},
+	})
+	if err := claims.Informer().AddIndexers(cache.Indexers{indexCloneSource: cloneSources}); err != nil {
+		logger.Fatalw("Indexing clone claims by source", "error", err)
+	}
+	clonesOf := func(obj any) { enqueueClonesOf(claims.Informer().GetIndexer(), impl.EnqueueKey, obj) }
+	claims.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    clonesOf,
+		UpdateFunc: func(_, obj any) { clonesOf(obj) },
+		DeleteFunc: clonesOf,
 	})
 	pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { enqueueClaimOf(impl.EnqueueKey, obj) },
@@ -193,7 +203,45 @@ func wantsWork(obj any) bool {
 	}
 	_, imp := annotations.ImportRequestOf(c.Annotations)
 	_, up := annotations.UploadRequestOf(c.Annotations)
-	return imp || up
+	_, clone := c.Annotations[annotations.CloneRequest]
+	return imp || up || clone
+}
+
+// indexCloneSource indexes clone claims by the "namespace/name" of their
+// source, so that a change of a source claim derives its clones again.
+const indexCloneSource = "cloneSource"
+
+func cloneSources(obj any) ([]string, error) {
+	c, ok := obj.(*corev1.PersistentVolumeClaim)
+	if !ok {
+		return nil, nil
+	}
+	src, ok, err := annotations.CloneSourceOf(c.Annotations)
+	if !ok || err != nil {
+		return nil, nil
+	}
+	return []string{src.String()}, nil
+}
+
+// enqueueClonesOf enqueues the clones of the claim obj (they wait for
+// it to exist, be bound or finish its own work).
+func enqueueClonesOf(indexer cache.Indexer, enqueue func(types.NamespacedName), obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	c, ok := obj.(*corev1.PersistentVolumeClaim)
+	if !ok {
+		return
+	}
+	clones, err := indexer.ByIndex(indexCloneSource, c.Namespace+"/"+c.Name)
+	if err != nil {
+		return
+	}
+	for _, o := range clones {
+		if clone, ok := o.(*corev1.PersistentVolumeClaim); ok {
+			enqueue(types.NamespacedName{Namespace: clone.Namespace, Name: clone.Name})
+		}
+	}
 }
 
 // podOf returns the pod of an informer event (also of a tombstone).

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 	fakekubeclient "knative.dev/pkg/client/injection/kube/client/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/persistentvolumeclaim/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/pod/filtered/fake"
@@ -122,4 +124,26 @@ func TestController(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(sink.received()) == 5 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, events.ClaimDeleting+" "+gen.Namespace+"/new", sink.received()[4])
+}
+
+// TestEnqueueClonesOf: a change of a claim derives the claims that clone
+// it again, and nothing else.
+func TestEnqueueClonesOf(t *testing.T) {
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{indexCloneSource: cloneSources})
+	for _, c := range []*corev1.PersistentVolumeClaim{
+		gen.Claim("a", gen.InNamespace("vms"), gen.WithCloneRequest("golden/golden-pvc")),
+		gen.Claim("b", gen.InNamespace("other"), gen.WithCloneRequest("golden/golden-pvc")),
+		gen.Claim("c", gen.InNamespace("vms"), gen.WithCloneRequest("golden/other")),
+		gen.Claim("d", gen.InNamespace("vms"), gen.WithCloneRequest("not-a-name")),
+		gen.Claim("golden-pvc", gen.InNamespace("golden")),
+	} {
+		require.NoError(t, indexer.Add(c))
+	}
+	var got []string
+	enqueue := func(k types.NamespacedName) { got = append(got, k.String()) }
+	enqueueClonesOf(indexer, enqueue, gen.Claim("golden-pvc", gen.InNamespace("golden")))
+	assert.ElementsMatch(t, []string{"vms/a", "other/b"}, got)
+	got = nil
+	enqueueClonesOf(indexer, enqueue, cache.DeletedFinalStateUnknown{Obj: gen.Claim("other", gen.InNamespace("golden"))})
+	assert.Equal(t, []string{"vms/c"}, got)
 }

@@ -50,6 +50,7 @@ func (b Backoff) delay(sends int) time.Duration {
 // of the kinds of intents.
 func importSubject(claimUID string) string   { return "import/" + claimUID }
 func uploadSubject(claimUID string) string   { return "upload/" + claimUID }
+func cloneSubject(claimUID string) string    { return "clone/" + claimUID }
 func podSubject(podUID string) string        { return "pod/" + podUID }
 func deletingSubject(claimUID string) string { return "deleting/" + claimUID }
 
@@ -131,6 +132,22 @@ func uploadIntent(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod) (even
 	return events.UploadRequestedPayload{Claim: claimRef(claim), Request: req}, true
 }
 
+// cloneIntent decides whether claim needs a CloneRequested event: it
+// asks for a clone of a claim it names well, is not being deleted and its
+// clone is not finished. Unlike an import's, the request stands while the
+// clone's pods live (it is resent with backoff): the cloner re-derives
+// what is missing, such as the source pod of an interrupted clone, which
+// lives in another namespace and is not the claim's. A value that names no
+// claim is refused at admission by the clone webhook; without the webhook
+// the claim gets no event (and no clone).
+func cloneIntent(claim *corev1.PersistentVolumeClaim) (events.CloneRequestedPayload, bool) {
+	src, ok, err := annotations.CloneSourceOf(claim.Annotations)
+	if !ok || err != nil || claim.DeletionTimestamp != nil || finished(claim) {
+		return events.CloneRequestedPayload{}, false
+	}
+	return events.CloneRequestedPayload{Claim: claimRef(claim), Source: src}, true
+}
+
 // wantsPod reports whether a claim that asks for work needs a data pod:
 // it is not being deleted, its work is not finished, and none of its
 // data pods is alive (missing, or only spent ones).
@@ -191,6 +208,13 @@ func Intents(claim *corev1.PersistentVolumeClaim, pods []*corev1.Pod, policy Pol
 			return nil, fmt.Errorf("upload request of claim %s/%s: %w", claim.Namespace, claim.Name, err)
 		}
 		out = append(out, Intent{Subject: uploadSubject(p.Claim.UID), Event: e, Resend: policy.Resend})
+	}
+	if p, ok := cloneIntent(claim); ok {
+		e, err := events.NewCloneRequested(p, now)
+		if err != nil {
+			return nil, fmt.Errorf("clone request of claim %s/%s: %w", claim.Namespace, claim.Name, err)
+		}
+		out = append(out, Intent{Subject: cloneSubject(p.Claim.UID), Event: e, Resend: policy.Resend})
 	}
 	if p, ok := deletingIntent(claim, pods); ok {
 		e, err := events.NewClaimDeleting(p, now)

@@ -49,6 +49,7 @@ func TestIntents(t *testing.T) {
 	}
 	runningPod := gen.DataPod(gen.Claim("golden"), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running()))
 	uploadGolden := intentSummary{Type: events.UploadRequested, Subject: "upload/uid-golden"}
+	cloneGolden := intentSummary{Type: events.CloneRequested, Subject: "clone/uid-golden"}
 	uploadPod := gen.DataPod(gen.Claim("golden"), gen.Upload(), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning),
 		gen.Container(gen.Running()), gen.Ready(true))
 	tests := []struct {
@@ -97,6 +98,13 @@ func TestIntents(t *testing.T) {
 		{name: "upload succeeded", claim: gen.Claim("golden", gen.WithUploadTarget(), gen.WithPhase(annotations.PhaseSucceeded))},
 		{name: "upload target being deleted, its pod must go", claim: gen.Claim("golden", gen.WithUploadTarget(), gen.Deleting()),
 			pods: []*corev1.Pod{uploadPod}, want: []intentSummary{deletingGolden}},
+		{name: "clone", claim: gen.Claim("golden", gen.WithCloneRequest("golden/golden-pvc")), want: []intentSummary{cloneGolden}},
+		{name: "clone with its target pod running: asked again (the source pod may be missing)",
+			claim: gen.Claim("golden", gen.WithCloneRequest("golden/golden-pvc"), gen.WithPhase(annotations.PhaseRunning)),
+			pods:  []*corev1.Pod{runningPod}, want: []intentSummary{cloneGolden, phase(events.PodRunning)}},
+		{name: "clone succeeded", claim: gen.Claim("golden", gen.WithCloneRequest("golden/golden-pvc"), gen.WithPhase(annotations.PhaseSucceeded))},
+		{name: "clone being deleted", claim: gen.Claim("golden", gen.WithCloneRequest("golden/golden-pvc"), gen.Deleting())},
+		{name: "clone request naming no claim (refused at admission)", claim: gen.Claim("golden", gen.WithCloneRequest("golden-pvc"))},
 		{name: "upload pod evicted: a new one", claim: gen.Claim("golden", gen.WithUploadTarget(), gen.WithPhase(annotations.PhaseRunning)),
 			pods: []*corev1.Pod{gen.DataPod(gen.Claim("golden"), gen.Upload(), gen.PodFailed("Evicted", "low on disk"))},
 			want: []intentSummary{uploadGolden, phase(events.PodFailed)}},
@@ -146,6 +154,23 @@ func TestUploadRequestPayload(t *testing.T) {
 	again, err := Intents(c, nil, testPolicy, time.Unix(200, 0))
 	require.NoError(t, err)
 	assert.Equal(t, got[0].Event.ID(), again[0].Event.ID(), "the same request keeps its id")
+}
+
+func TestCloneRequestPayload(t *testing.T) {
+	c := gen.Claim("clone-pvc", gen.WithCloneRequest("golden/golden-pvc"))
+	got, err := Intents(c, nil, testPolicy, time.Unix(100, 0))
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	var p events.CloneRequestedPayload
+	require.NoError(t, events.Decode(got[0].Event, events.CloneRequested, &p))
+	assert.Equal(t, events.CloneRequestedPayload{
+		Claim:  events.Claim{Namespace: gen.Namespace, Name: "clone-pvc", UID: "uid-clone-pvc"},
+		Source: annotations.CloneSource{Namespace: "golden", Name: "golden-pvc"},
+	}, p)
+	running, err := Intents(gen.Claim("clone-pvc", gen.WithCloneRequest("golden/golden-pvc"), gen.WithPhase(annotations.PhaseRunning),
+		gen.WithAnnotation(annotations.Progress, "40.00%")), nil, testPolicy, time.Unix(200, 0))
+	require.NoError(t, err)
+	assert.Equal(t, got[0].Event.ID(), running[0].Event.ID(), "progress does not make a new request")
 }
 
 // TestStatusAnnotationsDoNotMakeNewIntents is the feedback-loop guard:
