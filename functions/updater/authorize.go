@@ -27,6 +27,7 @@ const (
 	senderEventSource = "eventsource"
 	senderImporter    = "importer"
 	senderUploader    = "uploader"
+	senderCloner      = "cloner"
 	senderDataPod     = "datapod"
 	senderOther       = "other"
 )
@@ -36,7 +37,7 @@ const (
 //
 //   - the event source may send DataPodPhase about any claim: it derives
 //     them from the pods' status, which only the kubelet writes;
-//   - the importer and the uploader may send the DataPodPhase of their
+//   - the importer, the uploader and the cloner may send the DataPodPhase of their
 //     refusals (Pending or Failed with a refusal reason, naming no pod
 //     UID);
 //   - a data pod may send DataPodProgress and its own result (Running,
@@ -53,15 +54,18 @@ func (u *updater) authorize(ctx context.Context, id auth.Identity, m message) er
 			return u.refuse(ctx, senderEventSource, "the event source sends no %s", m.typ)
 		}
 		return nil
-	case id.Is(u.senders.importer), id.Is(u.senders.uploader):
+	case id.Is(u.senders.importer), id.Is(u.senders.uploader), id.Is(u.senders.cloner):
 		c := m.change
 		if m.typ == events.DataPodPhase && m.pod.UID == "" && reason.Refusal(c.reason) && c.ready == nil &&
 			(c.phase == events.PodPending || (c.phase == events.PodFailed && c.permanent)) {
 			return nil
 		}
 		kind := senderImporter
-		if id.Is(u.senders.uploader) {
+		switch {
+		case id.Is(u.senders.uploader):
 			kind = senderUploader
+		case id.Is(u.senders.cloner):
+			kind = senderCloner
 		}
 		return u.refuse(ctx, kind, "the %s may only report its refusals", kind)
 	case id.Pod != nil:

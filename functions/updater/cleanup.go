@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/logging"
 
+	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 )
 
@@ -37,6 +38,32 @@ func (u *updater) cleanup(ctx context.Context, claim *corev1.PersistentVolumeCla
 		return nil
 	case !datapod.Owns(claim, pod):
 		log.Warnw("not deleting a pod that does not belong to the claim", zap.String("claimUID", string(claim.UID)))
+		inc(ctx, u.metrics.ignored, attribute.String("why", ignoredPodNotOwned))
+		return nil
+	}
+	return u.deletePod(ctx, pod)
+}
+
+// cleanupCloneSource deletes the clone source pod of a clone claim (in
+// the source claim's namespace), but only the pod labelled as sending to
+// this claim: the source pod has no owner that would take it, and would
+// otherwise dial a target that is gone.
+func (u *updater) cleanupCloneSource(ctx context.Context, claim *corev1.PersistentVolumeClaim) error {
+	src, ok, err := annotations.CloneSourceOf(claim.Annotations)
+	if !ok || err != nil {
+		return nil
+	}
+	name := datapod.CloneSourcePodName(string(claim.UID))
+	pod, err := u.kube.CoreV1().Pods(src.Namespace).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("get clone source pod %s/%s: %w", src.Namespace, name, err)
+	case pod.DeletionTimestamp != nil:
+		return nil
+	case !datapod.IsCloneSourceOf(pod, string(claim.UID)):
+		logging.FromContext(ctx).Warnw("not deleting a pod that is not the claim's clone source", zap.String("pod", src.Namespace+"/"+name))
 		inc(ctx, u.metrics.ignored, attribute.String("why", ignoredPodNotOwned))
 		return nil
 	}

@@ -32,6 +32,8 @@ func (u *updater) claimDeleting(ctx context.Context, id auth.Identity, e cloudev
 			kind = senderImporter
 		case id.Is(u.senders.uploader):
 			kind = senderUploader
+		case id.Is(u.senders.cloner):
+			kind = senderCloner
 		case id.Pod != nil:
 			kind = senderDataPod
 		}
@@ -59,6 +61,9 @@ func (u *updater) claimDeleting(ctx context.Context, id auth.Identity, e cloudev
 		log.Warn("asked to delete the data pods of a claim that is not being deleted; nothing done")
 		inc(ctx, u.metrics.ignored, attribute.String("why", ignoredNoChange))
 		return nil
+	}
+	if err := u.cleanupCloneSource(ctx, claim); err != nil {
+		return err
 	}
 	pods := u.kube.CoreV1().Pods(claim.Namespace)
 	for _, ref := range p.Pods {

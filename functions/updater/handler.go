@@ -55,6 +55,8 @@ type senders struct {
 	importer string
 	// uploader is the uploader's user: its refusals.
 	uploader string
+	// cloner is the cloner's user: its refusals.
+	cloner string
 }
 
 // newHandler builds the updater's Handler from the function's environment.
@@ -63,6 +65,7 @@ func newHandler(_ context.Context, env function.Env) (function.Handler, error) {
 		eventSource: env.ComponentUser(auth.EventSourceAccount),
 		importer:    env.ComponentUser(auth.ImporterAccount),
 		uploader:    env.ComponentUser(auth.UploaderAccount),
+		cloner:      env.ComponentUser(auth.ClonerAccount),
 	}, time.Now)
 	if err != nil {
 		return nil, err
@@ -170,6 +173,11 @@ func (u *updater) apply(ctx context.Context, ref events.Claim, pod events.Pod, c
 
 		cur := annotations.StatusOf(claim.Annotations)
 		next, changed, kubeEvents := decide(cur, c, outcomesOf(claim))
+		if _, clone := claim.Annotations[annotations.CloneRequest]; clone && next.Phase == annotations.PhaseSucceeded {
+			// The 2018 post's mark of a finished clone.
+			next.CloneOf = "true"
+			changed = changed || claim.Annotations[annotations.CloneOf] != "true"
+		}
 		if changed {
 			patch, err := statusPatch(claim, next)
 			if err != nil {
@@ -198,6 +206,9 @@ func (u *updater) apply(ctx context.Context, ref events.Claim, pod events.Pod, c
 		// would be restarted by the kubelet forever). Deleting it is
 		// idempotent, so a resent final event retries a failed delete.
 		if c.final() && claim.Annotations[annotations.RetainAfterCompletion] != "true" {
+			if err := u.cleanupCloneSource(ctx, claim); err != nil {
+				return err
+			}
 			return u.cleanup(ctx, claim, pod.Name, false)
 		}
 		// A retryable failure of the whole pod (evicted, deadline
@@ -214,13 +225,17 @@ func (u *updater) apply(ctx context.Context, ref events.Claim, pod events.Pod, c
 }
 
 // statusKeys are the annotations decide owns.
-var statusKeys = [...]string{annotations.PodPhase, annotations.Progress, annotations.PodRestarts, annotations.Reason, annotations.Message, annotations.PodReady}
+var statusKeys = [...]string{annotations.PodPhase, annotations.Progress, annotations.PodRestarts, annotations.Reason, annotations.Message,
+	annotations.PodReady, annotations.CloneOf}
 
 // outcomesOf are the reasons of the claim's kind of work: an upload
-// target's, or an import's.
+// target's, a clone's, or an import's.
 func outcomesOf(claim *corev1.PersistentVolumeClaim) reason.Outcomes {
 	if _, ok := annotations.UploadRequestOf(claim.Annotations); ok {
 		return reason.UploadOutcomes
+	}
+	if _, ok := claim.Annotations[annotations.CloneRequest]; ok {
+		return reason.CloneOutcomes
 	}
 	return reason.ImportOutcomes
 }

@@ -45,7 +45,10 @@ var (
 		ServiceAccount: &auth.ServiceAccount{Namespace: "cdi", Name: "cdi-importer"}}
 	uploader = auth.Identity{Username: "system:serviceaccount:cdi:cdi-uploader",
 		ServiceAccount: &auth.ServiceAccount{Namespace: "cdi", Name: "cdi-uploader"}}
-	testSenders = senders{eventSource: eventSource.Username, importer: importer.Username, uploader: uploader.Username}
+	cloner = auth.Identity{Username: "system:serviceaccount:cdi:cdi-cloner",
+		ServiceAccount: &auth.ServiceAccount{Namespace: "cdi", Name: "cdi-cloner"}}
+	testSenders = senders{eventSource: eventSource.Username, importer: importer.Username, uploader: uploader.Username,
+		cloner: cloner.Username}
 )
 
 // podIdentity is the identity of a token bound to pod (its namespace's

@@ -11,6 +11,8 @@ type Status struct {
 	Message  string
 	// Ready is the PodReady annotation ("true", "false" or "").
 	Ready string
+	// CloneOf is the CloneOf annotation ("true" once a clone succeeded).
+	CloneOf string
 }
 
 // StatusOf reads the status annotations of a claim.
@@ -23,6 +25,7 @@ func StatusOf(ann map[string]string) Status {
 		Reason:   ann[Reason],
 		Message:  ann[Message],
 		Ready:    ann[PodReady],
+		CloneOf:  ann[CloneOf],
 	}
 }
 
@@ -44,6 +47,7 @@ func (s Status) Annotations() map[string]string {
 	set(Reason, s.Reason)
 	set(Message, s.Message)
 	set(PodReady, s.Ready)
+	set(CloneOf, s.CloneOf)
 	if s.Restarts > 0 {
 		out[PodRestarts] = strconv.Itoa(int(s.Restarts))
 	}
