@@ -88,11 +88,12 @@ func CloneTargetAddress(target *corev1.PersistentVolumeClaim) string {
 
 // CloneTargetPod returns the data pod that receives the clone into
 // target: "datamover clone-target" on ClonePort, the claim mounted as an
-// import pod mounts it, its Secret (CloneSecretName) read-only. Labels,
+// import pod mounts it (without scratch space), its Secret
+// (CloneSecretName) read-only. Labels,
 // owner, security and reporting are ImportPod's, with LabelKind
 // KindCloneTarget; it is ready (TCP probe) when it listens.
 func CloneTargetPod(target *corev1.PersistentVolumeClaim, cfg Config) *corev1.Pod {
-	st := mountClaim(target, cfg)
+	st := withoutScratch(mountClaim(target, cfg))
 	env := []corev1.EnvVar{
 		{Name: EnvTarget, Value: st.target},
 		{Name: EnvListen, Value: ":" + strconv.Itoa(ClonePort)},
@@ -244,6 +245,28 @@ func sourceContentType(source *corev1.PersistentVolumeClaim) string {
 		return annotations.ContentTypeArchive
 	}
 	return annotations.ContentTypeKubeVirt
+}
+
+// withoutScratch drops the scratch space from st: a clone target writes
+// the stream in place and spools nothing.
+func withoutScratch(st claimStorage) claimStorage {
+	out := claimStorage{target: st.target, devices: st.devices}
+	for _, e := range st.env {
+		if e.Name != EnvScratch {
+			out.env = append(out.env, e)
+		}
+	}
+	for _, v := range st.volumes {
+		if v.Name != volumeScratch {
+			out.volumes = append(out.volumes, v)
+		}
+	}
+	for _, m := range st.mounts {
+		if m.Name != volumeScratch {
+			out.mounts = append(out.mounts, m)
+		}
+	}
+	return out
 }
 
 // secretVolume mounts the Secret name as the clone credential volume.
