@@ -8,7 +8,8 @@ import (
 
 // TestCluster runs the acceptance tests of the cluster side by side, then
 // the import scenarios on cdi-functions deployed with ko, then the upload
-// scenarios, then checks that no traffic left the cluster while they ran.
+// scenarios, then the clone scenarios, then checks that no traffic left
+// the cluster while they ran.
 func TestCluster(t *testing.T) {
 	t.Run("workloads", func(t *testing.T) {
 		t.Run("OneReadyNodeAtV1.35.4", testNodeReady)
@@ -22,5 +23,6 @@ func TestCluster(t *testing.T) {
 	})
 	t.Run("imports", testImports)
 	t.Run("uploads", testUploads)
+	t.Run("clones", testClones)
 	t.Run("NoTrafficLeftTheCluster", testNoTrafficLeftTheCluster)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cdi-functions/cdi-functions/test/e2e/netwatch"
@@ -49,7 +50,8 @@ var clusterNetworks = netwatch.Allowed{
 // suite is what every test shares; TestMain sets it up.
 type suite struct {
 	client  kubernetes.Interface
-	image   string // volcheck, built by ko from this repository
+	config  *rest.Config // the admin's, for clients that impersonate
+	image   string       // volcheck, built by ko from this repository
 	watcher *netwatch.Watcher
 	stop    context.CancelFunc
 	done    chan error
@@ -77,6 +79,7 @@ func setup() error {
 		return fmt.Errorf("load kubeconfig %s (is the cluster up? make cluster-up): %w", kubeconfig, err)
 	}
 	cfg.QPS, cfg.Burst = 50, 100 // the tests poll; the default 5 QPS throttles them
+	e2e.config = cfg
 	e2e.client, err = kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
