@@ -7,13 +7,14 @@
 #   make ko-install       ko $(KO_VERSION) into $(go env GOPATH)/bin, once per machine
 #   make e2e              acceptance tests in test/e2e against the running cluster
 #   make bench-upload     2 GiB uploads through the proxy vs a plain file server (docs/performance.md)
+#   make bench-clone      clones of a 2 GiB claim (30% data) vs cp --sparse=always; wire bytes vs data
 
 CLUSTER_HACK := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 KO_VERSION ?= v0.19.1
 KO ?= $(shell go env GOPATH)/bin/ko
 E2E_FLAGS ?= -count=1 -timeout 20m -v
 
-.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e bench-e2e bench-upload
+.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e bench-e2e bench-upload bench-clone
 
 cluster-build:
 	$(CLUSTER_HACK)/cluster/build.sh
@@ -56,3 +57,13 @@ bench-e2e: ko-install
 bench-upload: ko-install
 	eval "$$($(CLUSTER_HACK)/ko-env.sh)" && PATH="$(dir $(KO)):$$PATH" CDI_BENCH_UPLOAD=1 \
 		go test -tags e2e -count=1 -timeout 30m -run '^TestBenchUpload$$' -v ./test/e2e/
+
+# Clones of a claim holding a 2 GiB raw disk with 30% data (bench-upload's
+# disk.raw, imported first, untimed) into new claims: wall time and the
+# data pods' time against cp --sparse=always of the source's disk.img (as
+# is and followed by sync), and the bytes the clone source sent against
+# the bytes of data (docs/performance.md, "Clone"). CDI_BENCH_SIZE,
+# CDI_BENCH_RUNS (default 3), CDI_BENCH_REPORT as make bench-upload.
+bench-clone: ko-install
+	eval "$$($(CLUSTER_HACK)/ko-env.sh)" && PATH="$(dir $(KO)):$$PATH" CDI_BENCH_CLONE=1 \
+		go test -tags e2e -count=1 -timeout 40m -run '^TestBenchClone$$' -v ./test/e2e/
