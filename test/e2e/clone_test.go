@@ -207,6 +207,9 @@ func testForgedAuthorization(t *testing.T, im *images, url string) {
 		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "plain", Annotations: map[string]string{}}, Spec: c.Spec},
 		metav1.CreateOptions{})
 	require.NoError(t, err)
+	if other.Annotations == nil {
+		other.Annotations = map[string]string{}
+	}
 	other.Annotations[annotations.CloneAuthorization] = made.Annotations[annotations.CloneAuthorization]
 	_, err = e2e.client.CoreV1().PersistentVolumeClaims(ns).Update(context.Background(), other, metav1.UpdateOptions{})
 	require.Error(t, err, "a copied grant is refused")
