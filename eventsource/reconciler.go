@@ -87,6 +87,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, key string) error {
 		// A data pod took the work: a later loss of it asks at once.
 		r.Emitter.Forget(importSubject(string(claim.UID)))
 	}
+	if _, cloning := cloneIntent(claim); cloning {
+		// A clone is asked for again with backoff for as long as it is
+		// unfinished: its source pod lives in another namespace, so no
+		// watch here sees it go.
+		r.requeue(nn, cloneSubject(string(claim.UID)))
+	}
 	if _, deleting := deletingIntent(claim, pods); deleting {
 		r.requeue(nn, deletingSubject(string(claim.UID)))
 	}

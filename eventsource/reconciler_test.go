@@ -299,3 +299,30 @@ func TestReconcileDownSinkDoesNotBlock(t *testing.T) {
 	assert.Less(t, time.Since(start), 2*time.Second, "reconcile must not wait for the sink")
 	assert.GreaterOrEqual(t, sink.retried(), 200-16-2, "what does not fit in the queue is handed back for a retry")
 }
+
+// TestReconcileCloneAskedAgain: an unfinished clone is looked at again
+// when its request is due again, also while its target pod runs (the
+// source pod, in another namespace, may be gone); a finished one is not.
+func TestReconcileCloneAskedAgain(t *testing.T) {
+	sink := &recorder{}
+	c := gen.Claim("copy", gen.WithCloneRequest("golden/golden-pvc"), gen.WithPhase(annotations.PhaseRunning))
+	pod := gen.DataPod(gen.Claim("copy"), gen.OnNode("n1"), gen.PodPhase(corev1.PodRunning), gen.Container(gen.Running()))
+	w := newWorld(t, sink, c, pod)
+	key := types.NamespacedName{Namespace: gen.Namespace, Name: "copy"}
+	require.NoError(t, w.r.Reconcile(w.ctx, key.String()))
+	w.settled(t)
+	assert.Contains(t, w.sent(), events.CloneRequested+" default/copy")
+	w.mu.Lock()
+	after, ok := w.requeued[key]
+	delete(w.requeued, key)
+	w.mu.Unlock()
+	require.True(t, ok, "looked at again")
+	assert.Equal(t, 30*time.Second, after, "when the request is due again")
+
+	w.put(t, gen.Claim("copy", gen.WithCloneRequest("golden/golden-pvc"), gen.WithPhase(annotations.PhaseSucceeded)))
+	require.NoError(t, w.r.Reconcile(w.ctx, key.String()))
+	w.mu.Lock()
+	_, ok = w.requeued[key]
+	w.mu.Unlock()
+	assert.False(t, ok, "a finished clone is not looked at again")
+}
