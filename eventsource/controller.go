@@ -132,7 +132,7 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 	if err := claims.Informer().AddIndexers(cache.Indexers{indexCloneSource: cloneSources}); err != nil {
 		logger.Fatalw("Indexing clone claims by source", "error", err)
 	}
-	clonesOf := func(obj any) { enqueueClonesOf(claims.Informer().GetIndexer(), impl.EnqueueKey, obj) }
+	clonesOf := func(obj any) { enqueueClonesOf(claims.Informer().GetIndexer(), ledger.forget, impl.EnqueueKey, obj) }
 	claims.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    clonesOf,
 		UpdateFunc: func(_, obj any) { clonesOf(obj) },
@@ -224,8 +224,9 @@ func cloneSources(obj any) ([]string, error) {
 }
 
 // enqueueClonesOf enqueues the clones of the claim obj (they wait for
-// it to exist, be bound or finish its own work).
-func enqueueClonesOf(indexer cache.Indexer, enqueue func(types.NamespacedName), obj any) {
+// it to exist, be bound or finish its own work), each after forget: its
+// request is the same event as before, due again now.
+func enqueueClonesOf(indexer cache.Indexer, forget func(subject string), enqueue func(types.NamespacedName), obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -238,7 +239,8 @@ func enqueueClonesOf(indexer cache.Indexer, enqueue func(types.NamespacedName), 
 		return
 	}
 	for _, o := range clones {
-		if clone, ok := o.(*corev1.PersistentVolumeClaim); ok {
+		if clone, ok := o.(*corev1.PersistentVolumeClaim); ok && !finished(clone) {
+			forget(cloneSubject(string(clone.UID)))
 			enqueue(types.NamespacedName{Namespace: clone.Namespace, Name: clone.Name})
 		}
 	}

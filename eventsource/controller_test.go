@@ -25,6 +25,7 @@ import (
 	rtesting "knative.dev/pkg/reconciler/testing"
 
 	"github.com/cdi-functions/cdi-functions/internal/gen"
+	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 )
@@ -135,15 +136,18 @@ func TestEnqueueClonesOf(t *testing.T) {
 		gen.Claim("b", gen.InNamespace("other"), gen.WithCloneRequest("golden/golden-pvc")),
 		gen.Claim("c", gen.InNamespace("vms"), gen.WithCloneRequest("golden/other")),
 		gen.Claim("d", gen.InNamespace("vms"), gen.WithCloneRequest("not-a-name")),
+		gen.Claim("e", gen.InNamespace("vms"), gen.WithCloneRequest("golden/golden-pvc"), gen.WithPhase(annotations.PhaseSucceeded)),
 		gen.Claim("golden-pvc", gen.InNamespace("golden")),
 	} {
 		require.NoError(t, indexer.Add(c))
 	}
-	var got []string
+	var got, forgot []string
 	enqueue := func(k types.NamespacedName) { got = append(got, k.String()) }
-	enqueueClonesOf(indexer, enqueue, gen.Claim("golden-pvc", gen.InNamespace("golden")))
-	assert.ElementsMatch(t, []string{"vms/a", "other/b"}, got)
+	forget := func(subject string) { forgot = append(forgot, subject) }
+	enqueueClonesOf(indexer, forget, enqueue, gen.Claim("golden-pvc", gen.InNamespace("golden")))
+	assert.ElementsMatch(t, []string{"vms/a", "other/b"}, got, "unfinished clones of golden-pvc")
+	assert.ElementsMatch(t, []string{"clone/uid-a", "clone/uid-b"}, forgot, "their requests are due now")
 	got = nil
-	enqueueClonesOf(indexer, enqueue, cache.DeletedFinalStateUnknown{Obj: gen.Claim("other", gen.InNamespace("golden"))})
+	enqueueClonesOf(indexer, forget, enqueue, cache.DeletedFinalStateUnknown{Obj: gen.Claim("other", gen.InNamespace("golden"))})
 	assert.Equal(t, []string{"vms/c"}, got)
 }
