@@ -16,6 +16,10 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/source"
 )
 
+// errProbe is a connection closed before its TLS handshake began: the
+// kubelet's TCP readiness probe, not a source.
+var errProbe = errors.New("connection closed before the TLS handshake (a probe)")
+
 // cloneTargetFlags are the settings of the clone-target command.
 type cloneTargetFlags struct {
 	listen         string
@@ -172,9 +176,12 @@ func serveClone(ctx context.Context, ln net.Listener, cfg cloneTargetConfig, sta
 				err := tc.HandshakeContext(hctx)
 				hcancel()
 				var res clonestream.Result
-				if err == nil {
+				switch {
+				case err == nil:
 					res, err = tgt.Serve(ctx, tc)
-				} else {
+				case errors.Is(err, io.EOF):
+					err = errProbe
+				default:
 					err = fmt.Errorf("%w: TLS handshake: %w", clonestream.ErrUnauthorized, err)
 				}
 				select {
@@ -189,6 +196,8 @@ func serveClone(ctx context.Context, ln net.Listener, cfg cloneTargetConfig, sta
 			switch {
 			case o.err == nil:
 				return o.res, nil
+			case errors.Is(o.err, errProbe):
+				// Nothing to say.
 			case errors.Is(o.err, clonestream.ErrUnauthorized):
 				fmt.Fprintf(stderr, "warning: refused a connection: %s\n", oneLine(o.err))
 			case clonestream.Retryable(o.err):

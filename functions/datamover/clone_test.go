@@ -283,3 +283,30 @@ func TestCloneTargetTooSmall(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries)
 }
+
+// TestCloneTargetIgnoresProbes: connections closed before their TLS
+// handshake (the kubelet's TCP readiness probe) are not reported as
+// refused sources, and the clone goes on.
+func TestCloneTargetIgnoresProbes(t *testing.T) {
+	ctx := context.Background()
+	files := newCloneFiles(t)
+	src, dst := t.TempDir(), t.TempDir()
+	img := sparseImage(t, src, 4<<20)
+	addr := freeAddr(t)
+	wait := startTarget(t, ctx, files, addr, dst)
+	for range 3 {
+		var c net.Conn
+		require.Eventually(t, func() bool {
+			var err error
+			c, err = net.Dial("tcp", addr)
+			return err == nil
+		}, 10*time.Second, 10*time.Millisecond, "the target listens")
+		require.NoError(t, c.Close())
+	}
+	code, out := runSource(ctx, files, addr, src)
+	require.Equal(t, 0, code, out)
+	tcode, tout := wait()
+	require.Equal(t, 0, tcode, tout)
+	assert.NotContains(t, tout, "refused a connection")
+	sameFile(t, img, filepath.Join(dst, "disk.img"))
+}
