@@ -96,8 +96,10 @@ func (f *fixture) outcome(t *testing.T, outcome string) int64 {
 }
 
 // The API actions of a clone into target.
-func getTarget(c *corev1.PersistentVolumeClaim) string { return "get persistentvolumeclaims " + ns + "/" + c.Name }
-func getSource() string                                { return "get persistentvolumeclaims golden/golden-pvc" }
+func getTarget(c *corev1.PersistentVolumeClaim) string {
+	return "get persistentvolumeclaims " + ns + "/" + c.Name
+}
+func getSource() string { return "get persistentvolumeclaims golden/golden-pvc" }
 func targetSecret(c *corev1.PersistentVolumeClaim) string {
 	return "create secrets " + ns + "/" + datapod.CloneSecretName(string(c.UID))
 }
@@ -113,7 +115,9 @@ func sourcePod(c *corev1.PersistentVolumeClaim, verb string) string {
 func sourceSecret(c *corev1.PersistentVolumeClaim) string {
 	return "create secrets golden/" + datapod.CloneSourcePodName(string(c.UID))
 }
-func recordOn(c *corev1.PersistentVolumeClaim) string { return "create events " + ns + "/" + c.Name + ".*" }
+func recordOn(c *corev1.PersistentVolumeClaim) string {
+	return "create events " + ns + "/" + c.Name + ".*"
+}
 
 func TestHandle(t *testing.T) {
 	target := cloneClaim("target")
@@ -139,7 +143,9 @@ func TestHandle(t *testing.T) {
 			wantCode: http.StatusAccepted, wantReport: reason.CloneSourceNotReady,
 			wantAction: []string{getTarget(target), getSource(), recordOn(target)}},
 		{name: "not authorized: Failed", objects: []runtime.Object{target, sourceClaim()},
-			verify:   func(context.Context, *corev1.PersistentVolumeClaim) error { return errors.New("the signature does not verify") },
+			verify: func(context.Context, *corev1.PersistentVolumeClaim) error {
+				return errors.New("the signature does not verify")
+			},
 			wantCode: http.StatusBadRequest, wantReport: reason.CloneNotAuthorized, wantFinal: true,
 			wantAction: []string{getTarget(target), recordOn(target)}},
 		{name: "the webhook's key is not published yet: retried", objects: []runtime.Object{target, sourceClaim()},

@@ -4,55 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
-	"knative.dev/pkg/logging"
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/cloneauth"
-	"github.com/cdi-functions/cdi-functions/pkg/datapod"
-	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
 	"github.com/cdi-functions/cdi-functions/pkg/podcred"
-	"github.com/cdi-functions/cdi-functions/pkg/record"
 	"github.com/cdi-functions/cdi-functions/pkg/refusal"
 )
 
-// EnvPodName is this replica's pod name (downward API), the reporting
-// instance of its Kubernetes Events. The data pods' settings are
-// datapod.ConfigFromEnv's (datapod.SettingImage…).
-const EnvPodName = "POD_NAME"
-
-// newHandler builds the cloner from its environment. It makes sure the
-// clone authority exists (pkg/podcred, in the system namespace): every
-// clone's credentials come from it.
+// newHandler builds the cloner from its environment (refusal.Wire: the
+// data pods' settings, datapod.SettingImage…, and POD_NAME). It makes
+// sure the clone authority exists (pkg/podcred, in the system namespace):
+// every clone's credentials come from it.
 func newHandler(ctx context.Context, env function.Env) (function.Handler, error) {
-	cfg, err := datapod.ConfigFromEnv(env.Getenv)
+	w, err := refusal.Wire(ctx, env, "cloner")
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Sink == "" {
-		logging.FromContext(ctx).Warnf("neither %s nor %s is set: clone pods will report no result", datapod.SettingSink, events.SinkEnv)
 	}
 	authority, err := podcred.EnsureClone(ctx, env.Kube, env.Namespace, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("clone authority: %w", err)
 	}
-	instance := env.Getenv(EnvPodName)
-	if instance == "" {
-		instance, _ = os.Hostname()
-	}
-	rec := record.New(env.Kube, "cdi-cloner", "cdi-functions.io/cloner", instance, time.Now)
-	status, err := refusal.NewSender(cfg.Sink, env.Token)
-	if err != nil {
-		return nil, err
-	}
-	c, err := newCloner(env.Kube, cfg, authority, verifier(env.Kube, env.Namespace), env.ComponentUser(auth.EventSourceAccount),
-		rec, status, env.Meter, time.Now)
+	c, err := newCloner(env.Kube, w.Pods, authority, verifier(env.Kube, env.Namespace), env.ComponentUser(auth.EventSourceAccount),
+		w.Recorder, w.Status, env.Meter, time.Now)
 	if err != nil {
 		return nil, err
 	}

@@ -3,49 +3,27 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
-	"time"
-
-	"knative.dev/pkg/logging"
 
 	"github.com/cdi-functions/cdi-functions/pkg/annotations"
 	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/egress"
-	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
-	"github.com/cdi-functions/cdi-functions/pkg/record"
 	"github.com/cdi-functions/cdi-functions/pkg/refusal"
 )
 
-// EnvPodName is this replica's pod name (downward API), the reporting
-// instance of its Kubernetes Events. The data pods' settings are
-// datapod.ConfigFromEnv's (datapod.SettingImage…).
-const EnvPodName = "POD_NAME"
-
-// newHandler builds the importer from its environment.
+// newHandler builds the importer from its environment (refusal.Wire: the
+// data pods' settings, datapod.SettingImage…, and POD_NAME).
 func newHandler(ctx context.Context, env function.Env) (function.Handler, error) {
-	cfg, err := datapod.ConfigFromEnv(env.Getenv)
+	w, err := refusal.Wire(ctx, env, "importer")
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Sink == "" {
-		logging.FromContext(ctx).Warnf("neither %s nor %s is set: data pods will report no progress", datapod.SettingSink, events.SinkEnv)
-	}
-	instance := env.Getenv(EnvPodName)
-	if instance == "" {
-		instance, _ = os.Hostname()
-	}
-	rec := record.New(env.Kube, "cdi-importer", "cdi-functions.io/importer", instance, time.Now)
-	status, err := refusal.NewSender(cfg.Sink, env.Token)
+	pol, err := datapod.EgressPolicy(w.Pods.EgressDeny, w.Pods.EgressAllow)
 	if err != nil {
 		return nil, err
 	}
-	pol, err := datapod.EgressPolicy(cfg.EgressDeny, cfg.EgressAllow)
-	if err != nil {
-		return nil, err
-	}
-	imp, err := newImporter(env.Kube, cfg, env.ComponentUser(auth.EventSourceAccount), validator(pol), rec, status, env.Meter)
+	imp, err := newImporter(env.Kube, w.Pods, env.ComponentUser(auth.EventSourceAccount), validator(pol), w.Recorder, w.Status, env.Meter)
 	if err != nil {
 		return nil, err
 	}

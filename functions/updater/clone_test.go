@@ -28,8 +28,8 @@ func TestCloneSucceeded(t *testing.T) {
 	foreign := sourcePod.DeepCopy()
 	foreign.Labels = nil
 	for _, tc := range []struct {
-		name          string
-		sourcePod     *corev1.Pod
+		name           string
+		sourcePod      *corev1.Pod
 		wantSourceGone bool
 	}{
 		{name: "the clone's source pod goes", sourcePod: sourcePod, wantSourceGone: true},

@@ -122,7 +122,9 @@ func Deleting() ClaimOption {
 }
 
 // WithCloneRequest makes the claim a clone of source ("namespace/name").
-func WithCloneRequest(source string) ClaimOption { return WithAnnotation(annotations.CloneRequest, source) }
+func WithCloneRequest(source string) ClaimOption {
+	return WithAnnotation(annotations.CloneRequest, source)
+}
 
 // Bound marks the claim Bound.
 func Bound() ClaimOption {
