@@ -63,7 +63,7 @@ bench-upload: ko-install
 # data pods' time against cp --sparse=always of the source's disk.img (as
 # is and followed by sync), and the bytes the clone source sent against
 # the bytes of data (docs/performance.md, "Clone"). CDI_BENCH_SIZE,
-# CDI_BENCH_RUNS (default 3), CDI_BENCH_REPORT as make bench-upload.
+# CDI_BENCH_RUNS (default 5), CDI_BENCH_REPORT as make bench-upload.
 bench-clone: ko-install
 	eval "$$($(CLUSTER_HACK)/ko-env.sh)" && PATH="$(dir $(KO)):$$PATH" CDI_BENCH_CLONE=1 \
 		go test -tags e2e -count=1 -timeout 40m -run '^TestBenchClone$$' -v ./test/e2e/

@@ -38,7 +38,7 @@ import (
 // The clone benchmark (make bench-clone, docs/performance.md "Clone"):
 // a raw disk of CDI_BENCH_SIZE (default 2 GiB, 30% data in 1 MiB extents
 // from /dev/urandom, holes elsewhere: bench-upload's disk.raw) imported
-// into a source claim (setup, untimed), then CDI_BENCH_RUNS (default 3)
+// into a source claim (setup, untimed), then CDI_BENCH_RUNS (default 5)
 // clones of it into new claims of the same size, each against
 // cp --sparse=always of the source's disk.img on the volumes' file
 // system, as is and followed by sync of the copy, in the same run. The
@@ -50,7 +50,7 @@ import (
 const benchCloneTimeout = 10 * time.Minute
 
 // benchCloneRuns is the default number of measured clones.
-const benchCloneRuns = 3
+const benchCloneRuns = 5
 
 // TestBenchClone (make bench-clone) measures clones between two claims
 // on the running cluster and prints one report: the wall time of each
@@ -227,8 +227,10 @@ func benchCp(t *testing.T, src, dst string, flush bool, srcStored int64) time.Du
 type benchCloneRun struct {
 	// wall: claim created → its Succeeded seen by a watch.
 	wall time.Duration
-	// targetSeen, sourceSeen: → the pod first seen by a watch.
-	targetSeen, sourceSeen time.Duration
+	// targetSeen, sourceSeen: → the pod first seen by a watch;
+	// targetUp, sourceUp: → its container seen running (the kubelet's
+	// status update comes some time after the container started).
+	targetSeen, sourceSeen, targetUp, sourceUp time.Duration
 	// listening: → the target's first log line ("waiting for the clone
 	// source"): the pods' start-up, scheduling and volumes included.
 	listening time.Duration
@@ -236,11 +238,13 @@ type benchCloneRun struct {
 	// last ("cloned ..."), after the clone was written, synced and
 	// renamed into place.
 	targetRun time.Duration
-	// transfer: the source's first progress line (after the connection,
-	// the handshake and the first extent) → its last ("cloned ...").
-	transfer time.Duration
+	// sending: → the source's first progress line (after its connection,
+	// the handshake and the first extent); transfer: that line → the
+	// source's last ("cloned ...", once the target published the clone).
+	sending, transfer time.Duration
 	// tail: the target's last log line → Succeeded seen (event source,
-	// updater).
+	// updater). Negative: the target sends its Succeeded event before it
+	// writes that line (functions/datamover finishClone).
 	tail time.Duration
 	// data, payload, wire are the source's report: logical bytes of data
 	// extents, their payload after compression, bytes written to the TCP
@@ -258,9 +262,9 @@ type benchCloneRun struct {
 }
 
 func (r benchCloneRun) String() string {
-	s := fmt.Sprintf("wall %.2f s (target pod seen %.2f s, source pod seen %.2f s, target listening %.2f s; target pod ran %.2f s, transfer %.2f s, then %.2f s to Succeeded); wire %.2f MiB for %.2f MiB of data (payload %.2f MiB, %d extents compressed, %d reconnects); stored %d MiB",
-		r.wall.Seconds(), r.targetSeen.Seconds(), r.sourceSeen.Seconds(), r.listening.Seconds(), r.targetRun.Seconds(), r.transfer.Seconds(),
-		r.tail.Seconds(), float64(r.wire)/benchMiB, float64(r.data)/benchMiB, float64(r.payload)/benchMiB, r.compressed, r.reconnects, r.stored/benchMiB)
+	s := fmt.Sprintf("wall %.2f s (pods seen: target %.2f s, source %.2f s; running: target %.2f s, source %.2f s; target listening %.2f s; source sending %.2f s; target pod ran %.2f s, transfer %.2f s, Succeeded %+.2f s after the target's last line); wire %.2f MiB for %.2f MiB of data (payload %.2f MiB, %d extents compressed, %d reconnects); stored %d MiB",
+		r.wall.Seconds(), r.targetSeen.Seconds(), r.sourceSeen.Seconds(), r.targetUp.Seconds(), r.sourceUp.Seconds(), r.listening.Seconds(),
+		r.sending.Seconds(), r.targetRun.Seconds(), r.transfer.Seconds(), r.tail.Seconds(), float64(r.wire)/benchMiB, float64(r.data)/benchMiB, float64(r.payload)/benchMiB, r.compressed, r.reconnects, r.stored/benchMiB)
 	if r.logErr != "" {
 		s += "; LOGS: " + r.logErr
 	}
@@ -298,19 +302,20 @@ func benchCloneOnce(t *testing.T, ns, name, size, source, want string, srcStored
 		errs = append(errs, "source: "+sl.err.Error())
 	}
 	r.logErr = strings.Join(errs, "; ")
-	if !tl.seen.IsZero() {
-		r.targetSeen = tl.seen.Sub(start)
+	since := func(at time.Time) time.Duration {
+		if at.IsZero() {
+			return 0
+		}
+		return at.Sub(start)
 	}
-	if !sl.seen.IsZero() {
-		r.sourceSeen = sl.seen.Sub(start)
-	}
+	r.targetSeen, r.targetUp, r.sourceSeen, r.sourceUp = since(tl.seen), since(tl.started), since(sl.seen), since(sl.started)
 	if first, last, ok := tl.span("waiting for the clone source", "cloned a "); ok {
 		r.listening, r.targetRun, r.tail = first.Sub(start), last.Sub(first), f.at.Sub(last)
 	} else if tl.err == nil {
 		r.logErr += fmt.Sprintf("; target: no first or last line in %q", tl.text())
 	}
 	if first, last, ok := sl.span(string(progress.PhaseWriting)+": ", "cloned a "); ok {
-		r.transfer = last.Sub(first)
+		r.sending, r.transfer = first.Sub(start), last.Sub(first)
 		m := benchSourceDone.FindStringSubmatch(sl.last("cloned a "))
 		if m != nil {
 			r.data, r.payload, r.wire = benchParseBytes(t, m[1]), benchParseBytes(t, m[2]), benchParseBytes(t, m[3])
@@ -337,6 +342,12 @@ func benchCloneOnce(t *testing.T, ns, name, size, source, want string, srcStored
 		return err
 	})
 	benchDeleteClaim(t, ns, name)
+	// The provisioner removes the volume in the background: wait, so
+	// that its removal does not overlap the next measurement.
+	waitGone(t, 2*time.Minute, "volume "+claim.Spec.VolumeName, func(ctx context.Context) error {
+		_, err := e2e.client.CoreV1().PersistentVolumes().Get(ctx, claim.Spec.VolumeName, metav1.GetOptions{})
+		return err
+	})
 	syscall.Sync()
 	return r
 }
@@ -369,11 +380,11 @@ type benchLogLine struct {
 }
 
 // benchPodLog is what benchFollow saw of a pod: when a watch first saw
-// it, and its container's log.
+// it and its container running, and the container's log.
 type benchPodLog struct {
-	seen  time.Time
-	lines []benchLogLine
-	err   error
+	seen, started time.Time
+	lines         []benchLogLine
+	err           error
 }
 
 // span is the time of the first line starting with first and of the last
@@ -429,7 +440,7 @@ func benchFollow(ctx context.Context, ns, name, container string) <-chan benchPo
 	ch := make(chan benchPodLog, 1)
 	go func() {
 		var out benchPodLog
-		out.seen, out.err = benchWaitStarted(ctx, ns, name, container)
+		out.seen, out.started, out.err = benchWaitStarted(ctx, ns, name, container)
 		if out.err == nil {
 			out.lines, out.err = benchReadLog(ctx, ns, name, container)
 		}
@@ -440,15 +451,14 @@ func benchFollow(ctx context.Context, ns, name, container string) <-chan benchPo
 
 // benchWaitStarted watches the pod ns/name until its container has
 // started (running or terminated); it returns when the pod was first
-// seen.
-func benchWaitStarted(ctx context.Context, ns, name, container string) (time.Time, error) {
+// seen and when its container was seen started.
+func benchWaitStarted(ctx context.Context, ns, name, container string) (seen, started time.Time, err error) {
 	pods := e2e.client.CoreV1().Pods(ns)
 	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
-	var seen time.Time
 	for {
 		w, err := pods.Watch(ctx, opts)
 		if err != nil {
-			return seen, fmt.Errorf("watch pod %s/%s: %w", ns, name, err)
+			return seen, started, fmt.Errorf("watch pod %s/%s: %w", ns, name, err)
 		}
 		for ev := range w.ResultChan() {
 			p, ok := ev.Object.(*corev1.Pod)
@@ -461,13 +471,13 @@ func benchWaitStarted(ctx context.Context, ns, name, container string) (time.Tim
 			for _, s := range p.Status.ContainerStatuses {
 				if s.Name == container && s.ContainerID != "" && (s.State.Running != nil || s.State.Terminated != nil) {
 					w.Stop()
-					return seen, nil
+					return seen, time.Now(), nil
 				}
 			}
 		}
 		// The watch ended: open it again, unless the time is up.
 		if err := ctx.Err(); err != nil {
-			return seen, fmt.Errorf("container %s of pod %s/%s did not start: %w", container, ns, name, err)
+			return seen, started, fmt.Errorf("container %s of pod %s/%s did not start: %w", container, ns, name, err)
 		}
 	}
 }
@@ -556,14 +566,15 @@ func benchCloneReport(clones []benchCloneRun, cps, cpSyncs []time.Duration, info
 		info.size/benchMiB, info.data/benchMiB, info.imported.Round(100*time.Millisecond), info.srcStored/benchMiB)
 	fmt.Fprintf(&b, "- machine: %d CPUs; load average before %s, after %s; %s to measure, %s in all; %d run(s) of clone, cp, cp+sync in a rotating order, after sync and a warm read of the source's disk.img; times are medians\n",
 		runtime.NumCPU(), info.loadBefore, info.loadAfter, info.measured.Round(time.Second), info.total.Round(time.Second), info.runs)
-	b.WriteString("- clone: a claim of the source's size annotated k8s.io/CloneRequest (same namespace); wall: claim created → its cdi.kubevirt.io/storage.pod.phase: Succeeded seen by a watch; the rest from the pods' log timestamps: target listening (first line of the clone-target pod), target pod (its first line → its last, after disk.img was synced and renamed: the data-pod time), transfer (the clone-source's first progress line → its last), tail (target's last line → Succeeded); every clone compared with disk.raw byte for byte\n")
+	b.WriteString("- clone: a claim of the source's size annotated k8s.io/CloneRequest (same namespace); wall: claim created → its cdi.kubevirt.io/storage.pod.phase: Succeeded seen by a watch; the rest from the pods' log timestamps: target listening (first line of the clone-target pod), target pod (its first line → its last, after disk.img was synced and renamed: the data-pod time), source sending (the clone-source's first progress line), transfer (that line → its last); the target writes its last line just after it sent its Succeeded event, so Succeeded − that line is about 0 or negative; every clone compared with disk.raw byte for byte\n")
 	b.WriteString("- references: `cp --sparse=always` of the source claim's disk.img to a file on the same file system, as is and followed by `sync` of the copy (fsync; the clone fsyncs disk.img); wire: bytes the clone source wrote to its TCP connection (TLS records, framing, handshake), from its last log line (0.01 MiB precision)\n\n")
 
-	b.WriteString("| run | wall s | target pod seen s | source pod seen s | target listening s | target pod s | transfer s | tail s | wire MiB | data MiB | compressed extents | reconnects | clone stored MiB |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| run | wall s | pods seen s (target, source) | containers running s (target, source) | target listening s | source sending s | target pod s | transfer s | Succeeded − target's last line s | wire MiB | data MiB | compressed extents | reconnects | clone stored MiB |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, r := range clones {
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d |\n", i, secs(r.wall), secs(r.targetSeen), secs(r.sourceSeen),
-			secs(r.listening), secs(r.targetRun), secs(r.transfer), secs(r.tail), mib(r.wire), mib(r.data), r.compressed, r.reconnects, r.stored/benchMiB)
+		fmt.Fprintf(&b, "| %d | %s | %s, %s | %s, %s | %s | %s | %s | %s | %+.2f | %s | %s | %d | %d | %d |\n", i, secs(r.wall), secs(r.targetSeen), secs(r.sourceSeen),
+			secs(r.targetUp), secs(r.sourceUp), secs(r.listening), secs(r.sending), secs(r.targetRun), secs(r.transfer), r.tail.Seconds(), mib(r.wire), mib(r.data),
+			r.compressed, r.reconnects, r.stored/benchMiB)
 	}
 	for i, r := range clones {
 		if r.logErr != "" {
@@ -581,7 +592,8 @@ func benchCloneReport(clones []benchCloneRun, cps, cpSyncs []time.Duration, info
 	listening := pick(func(r benchCloneRun) time.Duration { return r.listening })
 	targetRun := pick(func(r benchCloneRun) time.Duration { return r.targetRun })
 	transfer := pick(func(r benchCloneRun) time.Duration { return r.transfer })
-	tail := pick(func(r benchCloneRun) time.Duration { return r.tail })
+	sourceUp := pick(func(r benchCloneRun) time.Duration { return r.sourceUp })
+	sending := pick(func(r benchCloneRun) time.Duration { return r.sending })
 	cp, cpSync := benchMedianOf(cps), benchMedianOf(cpSyncs)
 	var cpList, cpSyncList []string
 	for _, d := range cps {
@@ -594,9 +606,10 @@ func benchCloneReport(clones []benchCloneRun, cps, cpSyncs []time.Duration, info
 	b.WriteString("\n| median | s |\n|---|---|\n")
 	fmt.Fprintf(&b, "| clone: wall (claim created → Succeeded) | %s |\n", secs(wall))
 	fmt.Fprintf(&b, "| clone: claim created → target listening (pods starting) | %s |\n", secs(listening))
+	fmt.Fprintf(&b, "| clone: claim created → source container seen running | %s |\n", secs(sourceUp))
+	fmt.Fprintf(&b, "| clone: claim created → source sending (first progress line) | %s |\n", secs(sending))
 	fmt.Fprintf(&b, "| clone: target pod, listening → done (data-pod time) | %s |\n", secs(targetRun))
 	fmt.Fprintf(&b, "| clone: transfer (source's first progress → done) | %s |\n", secs(transfer))
-	fmt.Fprintf(&b, "| clone: target done → Succeeded seen | %s |\n", secs(tail))
 	fmt.Fprintf(&b, "| `cp --sparse=always` (%s) | %s |\n", strings.Join(cpList, ", "), secs(cp))
 	fmt.Fprintf(&b, "| `cp --sparse=always && sync copy` (%s) | %s |\n", strings.Join(cpSyncList, ", "), secs(cpSync))
 
