@@ -155,7 +155,6 @@ func sendClone(ctx context.Context, src *clonestream.Source, addr string, cfg *t
 	stderr io.Writer) (int64, error) {
 	var wired int64
 	failures := 0
-	delay := time.Second
 	for {
 		before := src.Stats().Data
 		n, err := sendOnce(ctx, src, addr, cfg, stall)
@@ -164,19 +163,31 @@ func sendClone(ctx context.Context, src *clonestream.Source, addr string, cfg *t
 			return wired, err
 		}
 		if src.Stats().Data > before {
-			failures, delay = 0, time.Second
+			failures = 0
 		}
 		if failures++; failures > maxRetries {
 			return wired, fmt.Errorf("%w (%d): %w", errRetriesExhausted, maxRetries, err)
 		}
+		delay := reconnectDelay(failures)
 		fmt.Fprintf(stderr, "warning: %s; connecting again in %s\n", oneLine(err), delay)
 		select {
 		case <-ctx.Done():
 			return wired, ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, 15*time.Second)
 	}
+}
+
+// reconnectDelay is the wait before the next connection after failures
+// in a row without progress: 100 ms, doubling, at most 15 s. It starts
+// short because the source pod usually starts with the target pod and
+// dials it before it listens; 8 failures wait 25 s in all.
+func reconnectDelay(failures int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 1; i < failures && d < 15*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 15*time.Second)
 }
 
 // sendOnce sends over one connection; every failure to connect counts as

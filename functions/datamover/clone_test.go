@@ -310,3 +310,12 @@ func TestCloneTargetIgnoresProbes(t *testing.T) {
 	assert.NotContains(t, tout, "refused a connection")
 	sameFile(t, img, filepath.Join(dst, "disk.img"))
 }
+
+func TestReconnectDelay(t *testing.T) {
+	for failures, want := range map[int]time.Duration{
+		1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond,
+		8: 12800 * time.Millisecond, 9: 15 * time.Second, 40: 15 * time.Second,
+	} {
+		assert.Equal(t, want, reconnectDelay(failures), "after %d failures", failures)
+	}
+}
