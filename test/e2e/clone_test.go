@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -112,7 +111,7 @@ func testClones(t *testing.T) {
 			dst := uploadNamespace(t)
 			importGolden(t, src, "golden", "64Mi", url, im.raw)
 			createClaim(t, dst, cloneClaim("copy", "64Mi", src+"/golden"))
-			target := waitClaimUID(t, dst, "copy")
+			target := claimUID(t, dst, "copy")
 			name := datapod.CloneSourcePodName(target)
 			eventually(t, cloneTimeout, "the source pod "+src+"/"+name, func(ctx context.Context) (bool, error) {
 				_, err := e2e.client.CoreV1().Pods(src).Get(ctx, name, metav1.GetOptions{})
@@ -354,8 +353,8 @@ func clonePods(t *testing.T, ns string) []string {
 	return out
 }
 
-// waitClaimUID returns the UID of the claim ns/name.
-func waitClaimUID(t *testing.T, ns, name string) string {
+// claimUID returns the UID of the claim ns/name.
+func claimUID(t *testing.T, ns, name string) string {
 	t.Helper()
 	return string(getClaim(t, ns, name).UID)
 }
@@ -392,19 +391,13 @@ func bind(t *testing.T, ns, user, kind, role string) {
 	require.NoError(t, err)
 }
 
-var impersonated sync.Map
-
 // impersonate is a client acting as user (group system:authenticated).
 func impersonate(t *testing.T, user string) kubernetes.Interface {
 	t.Helper()
-	if c, ok := impersonated.Load(user); ok {
-		return c.(kubernetes.Interface)
-	}
 	cfg := *e2e.config
 	cfg.Impersonate.UserName = user
 	cfg.Impersonate.Groups = []string{"system:authenticated"}
 	c, err := kubernetes.NewForConfig(&cfg)
 	require.NoError(t, err)
-	impersonated.Store(user, c)
 	return c
 }
