@@ -7,7 +7,6 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -43,7 +42,7 @@ type Cloner struct {
 	// whose clone requests are taken.
 	eventSource string
 	now         func() time.Time
-	outcomes    metric.Int64Counter
+	outcomes    *function.Outcomes
 }
 
 // newCloner returns a Cloner creating pods with cfg and credentials from
@@ -51,11 +50,9 @@ type Cloner struct {
 // admits.
 func newCloner(kube kubernetes.Interface, cfg datapod.Config, authority *podcred.Authority, verify Verifier, eventSource string,
 	rec *record.Recorder, status refusal.Sender, meter metric.Meter, now func() time.Time) (*Cloner, error) {
-	outcomes, err := meter.Int64Counter("cdi.cloner.events",
-		metric.WithDescription("CloneRequested events by outcome: created, exists, obsolete, refused, waiting, malformed, forbidden, retry."),
-		metric.WithUnit("{event}"))
+	outcomes, err := function.NewOutcomes(meter, "cdi.cloner.events", "CloneRequested")
 	if err != nil {
-		return nil, fmt.Errorf("cloner metrics: %w", err)
+		return nil, err
 	}
 	return &Cloner{kube: kube, pods: cfg, authority: authority, verify: verify, eventSource: eventSource, recorder: rec,
 		status: status, now: now, outcomes: outcomes}, nil
@@ -74,20 +71,20 @@ func newCloner(kube kubernetes.Interface, cfg datapod.Config, authority *podcred
 // other error (5xx, retried) for API trouble.
 func (c *Cloner) Handle(ctx context.Context, e cloudevents.Event) error {
 	outcome, err := c.handle(ctx, e)
-	c.outcomes.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+	c.outcomes.Count(ctx, outcome)
 	return err
 }
 
 func (c *Cloner) handle(ctx context.Context, e cloudevents.Event) (outcome string, _ error) {
 	if id, _ := auth.FromContext(ctx); !id.Is(c.eventSource) {
-		return outcomeForbidden, auth.Forbidden("%s may not request clones: only the event source (%s) may", id, c.eventSource)
+		return function.OutcomeForbidden, auth.Forbidden("%s may not request clones: only the event source (%s) may", id, c.eventSource)
 	}
 	var p events.CloneRequestedPayload
 	if err := events.Decode(e, events.CloneRequested, &p); err != nil {
-		return outcomeMalformed, function.Permanent(err)
+		return function.OutcomeMalformed, function.Permanent(err)
 	}
 	if err := checkPayload(p); err != nil {
-		return outcomeMalformed, function.Permanent(fmt.Errorf("event %s: %w", e.ID(), err))
+		return function.OutcomeMalformed, function.Permanent(fmt.Errorf("event %s: %w", e.ID(), err))
 	}
 	log := logging.FromContext(ctx).With(zap.String("claim", p.Claim.Namespace+"/"+p.Claim.Name),
 		zap.String("claimUID", p.Claim.UID), zap.String("source", p.Source.String()))
@@ -95,7 +92,7 @@ func (c *Cloner) handle(ctx context.Context, e cloudevents.Event) (outcome strin
 
 	target, err := c.claim(ctx, p.Claim.Namespace, p.Claim.Name)
 	if err != nil {
-		return outcomeRetry, err
+		return function.OutcomeRetry, err
 	}
 	var verifyErr error
 	d := decideTarget(target, p, func(t *corev1.PersistentVolumeClaim) error {
@@ -103,13 +100,13 @@ func (c *Cloner) handle(ctx context.Context, e cloudevents.Event) (outcome strin
 		return verifyErr
 	})
 	if errors.Is(verifyErr, errNoVerificationKey) {
-		return outcomeRetry, verifyErr
+		return function.OutcomeRetry, verifyErr
 	}
 	if d.verdict == verdictClone {
 		var source *corev1.PersistentVolumeClaim
 		source, err = c.claim(ctx, p.Source.Namespace, p.Source.Name)
 		if err != nil {
-			return outcomeRetry, err
+			return function.OutcomeRetry, err
 		}
 		d = decideSource(source, target, p.Source)
 		if d.verdict == verdictClone {
@@ -119,11 +116,11 @@ func (c *Cloner) handle(ctx context.Context, e cloudevents.Event) (outcome strin
 	switch d.verdict {
 	case verdictIgnore:
 		log.Infow("nothing to do", zap.String("why", d.message))
-		return outcomeObsolete, nil
+		return function.OutcomeObsolete, nil
 	case verdictWait:
-		return outcomeWaiting, c.wait(ctx, target, d.reason, d.message)
+		return function.OutcomeWaiting, c.wait(ctx, target, d.reason, d.message)
 	}
-	return outcomeRefused, c.refuse(ctx, target, d.reason, d.message)
+	return function.OutcomeRefused, c.refuse(ctx, target, d.reason, d.message)
 }
 
 // claim gets a claim, nil when it does not exist.
@@ -147,18 +144,18 @@ func (c *Cloner) ensure(ctx context.Context, target, source *corev1.PersistentVo
 	uid := string(target.UID)
 	cred, err := c.authority.IssueClone(uid, c.now())
 	if err != nil {
-		return outcomeRetry, fmt.Errorf("issue the clone credential of %s/%s: %w", target.Namespace, target.Name, err)
+		return function.OutcomeRetry, fmt.Errorf("issue the clone credential of %s/%s: %w", target.Namespace, target.Name, err)
 	}
 	if err := c.create(ctx, datapod.CloneTargetSecret(target, cred.Bearer, cred.CertPEM, cred.KeyPEM)); err != nil {
 		return c.failed(ctx, target, err)
 	}
-	outcome := outcomeExists
+	outcome := function.OutcomeExists
 	targetPod, targetCreated, err := c.createPod(ctx, target, datapod.CloneTargetPod(target, c.pods))
 	if err != nil || targetPod == nil {
 		return c.podTrouble(ctx, target, datapod.CloneTargetPodName(target.Name), err)
 	}
 	if targetCreated {
-		outcome = outcomeCreated
+		outcome = function.OutcomeCreated
 		log.Infow("clone target pod created", zap.String("pod", targetPod.Name))
 	}
 	if err := c.create(ctx, datapod.CloneService(target, targetPod)); err != nil {
@@ -170,10 +167,10 @@ func (c *Cloner) ensure(ctx context.Context, target, source *corev1.PersistentVo
 		return c.podTrouble(ctx, target, datapod.CloneSourcePodName(uid), err)
 	}
 	if !created && spentSource(sourcePod, targetCreated) {
-		return outcomeRetry, c.replace(ctx, sourcePod)
+		return function.OutcomeRetry, c.replace(ctx, sourcePod)
 	}
 	if created {
-		outcome = outcomeCreated
+		outcome = function.OutcomeCreated
 		log.Infow("clone source pod created", zap.String("pod", source.Namespace+"/"+sourcePod.Name))
 	}
 	if err := c.create(ctx, datapod.CloneSourceSecret(sourcePod, cred.Bearer, c.authority.CACertPEM())); err != nil {
@@ -265,17 +262,17 @@ func (c *Cloner) createPod(ctx context.Context, target *corev1.PersistentVolumeC
 func (c *Cloner) podTrouble(ctx context.Context, target *corev1.PersistentVolumeClaim, name string, err error) (string, error) {
 	switch {
 	case err == nil:
-		return outcomeWaiting, nil
+		return function.OutcomeWaiting, nil
 	case terminating(err):
 		logging.FromContext(ctx).Infow("nothing to do", zap.String("why", "a namespace of the clone is being deleted"))
-		return outcomeObsolete, nil
+		return function.OutcomeObsolete, nil
 	case apierrors.IsInvalid(err):
-		return outcomeRefused, c.refuse(ctx, target, reason.InvalidPod,
+		return function.OutcomeRefused, c.refuse(ctx, target, reason.InvalidPod,
 			fmt.Sprintf("the clone pod %s is invalid (check the cloner's configuration): %v", name, err))
 	case apierrors.IsForbidden(err):
-		return outcomeWaiting, c.wait(ctx, target, reason.CreatePod, fmt.Sprintf("cannot create the clone pod %s yet (retrying): %v", name, err))
+		return function.OutcomeWaiting, c.wait(ctx, target, reason.CreatePod, fmt.Sprintf("cannot create the clone pod %s yet (retrying): %v", name, err))
 	}
-	return outcomeRetry, fmt.Errorf("clone pod %s: %w", name, err)
+	return function.OutcomeRetry, fmt.Errorf("clone pod %s: %w", name, err)
 }
 
 // failed answers an object that could not be made: obsolete in a
@@ -283,9 +280,9 @@ func (c *Cloner) podTrouble(ctx context.Context, target *corev1.PersistentVolume
 func (c *Cloner) failed(ctx context.Context, target *corev1.PersistentVolumeClaim, err error) (string, error) {
 	if terminating(err) {
 		logging.FromContext(ctx).Infow("nothing to do", zap.String("why", "a namespace of the clone is being deleted"))
-		return outcomeObsolete, nil
+		return function.OutcomeObsolete, nil
 	}
-	return outcomeRetry, fmt.Errorf("clone into %s/%s: %w", target.Namespace, target.Name, err)
+	return function.OutcomeRetry, fmt.Errorf("clone into %s/%s: %w", target.Namespace, target.Name, err)
 }
 
 // terminating reports whether err is the API server's refusal to create

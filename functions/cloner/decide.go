@@ -29,18 +29,6 @@ const (
 	verdictWait
 )
 
-// Outcomes of an event, the "outcome" attribute of the cloner's metric.
-const (
-	outcomeCreated   = "created"
-	outcomeExists    = "exists"
-	outcomeObsolete  = "obsolete"
-	outcomeRefused   = "refused"
-	outcomeWaiting   = "waiting"
-	outcomeMalformed = "malformed"
-	outcomeForbidden = "forbidden"
-	outcomeRetry     = "retry"
-)
-
 // decision is a verdict with its explanation.
 type decision struct {
 	verdict verdict

@@ -28,18 +28,6 @@ const (
 	verdictRefuse
 )
 
-// Outcomes of an event, the "outcome" attribute of the importer's metric.
-const (
-	outcomeCreated   = "created"
-	outcomeExists    = "exists"
-	outcomeObsolete  = "obsolete"
-	outcomeRefused   = "refused"
-	outcomeWaiting   = "waiting"
-	outcomeMalformed = "malformed"
-	outcomeForbidden = "forbidden"
-	outcomeRetry     = "retry"
-)
-
 // decision is a verdict with its explanation (a log line, or the message
 // of the Kubernetes Event of a refusal).
 type decision struct {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -35,18 +34,16 @@ type Importer struct {
 	eventSource string
 	// check validates a request before any pod exists.
 	check    func(annotations.ImportRequest) error
-	outcomes metric.Int64Counter
+	outcomes *function.Outcomes
 }
 
 // newImporter returns an Importer creating pods with cfg for requests sent
 // by eventSource, its metric on meter.
 func newImporter(kube kubernetes.Interface, cfg datapod.Config, eventSource string, check func(annotations.ImportRequest) error,
 	rec *record.Recorder, status statusSender, meter metric.Meter) (*Importer, error) {
-	outcomes, err := meter.Int64Counter("cdi.importer.events",
-		metric.WithDescription("ImportRequested events by outcome: created, exists, obsolete, refused, waiting, malformed, forbidden, retry."),
-		metric.WithUnit("{event}"))
+	outcomes, err := function.NewOutcomes(meter, "cdi.importer.events", "ImportRequested")
 	if err != nil {
-		return nil, fmt.Errorf("importer metrics: %w", err)
+		return nil, err
 	}
 	return &Importer{kube: kube, pods: cfg, eventSource: eventSource, check: check, recorder: rec, status: status, outcomes: outcomes}, nil
 }
@@ -63,20 +60,20 @@ func newImporter(kube kubernetes.Interface, cfg datapod.Config, eventSource stri
 // the annotation); any other error (5xx, retried) for API trouble.
 func (i *Importer) Handle(ctx context.Context, e cloudevents.Event) error {
 	outcome, err := i.handle(ctx, e)
-	i.outcomes.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+	i.outcomes.Count(ctx, outcome)
 	return err
 }
 
 func (i *Importer) handle(ctx context.Context, e cloudevents.Event) (outcome string, _ error) {
 	if id, _ := auth.FromContext(ctx); !id.Is(i.eventSource) {
-		return outcomeForbidden, auth.Forbidden("%s may not request imports: only the event source (%s) may", id, i.eventSource)
+		return function.OutcomeForbidden, auth.Forbidden("%s may not request imports: only the event source (%s) may", id, i.eventSource)
 	}
 	var p events.ImportRequestedPayload
 	if err := events.Decode(e, events.ImportRequested, &p); err != nil {
-		return outcomeMalformed, function.Permanent(err)
+		return function.OutcomeMalformed, function.Permanent(err)
 	}
 	if err := checkPayload(p); err != nil {
-		return outcomeMalformed, function.Permanent(fmt.Errorf("event %s: %w", e.ID(), err))
+		return function.OutcomeMalformed, function.Permanent(fmt.Errorf("event %s: %w", e.ID(), err))
 	}
 	log := logging.FromContext(ctx).With(zap.String("claim", p.Claim.Namespace+"/"+p.Claim.Name), zap.String("claimUID", p.Claim.UID))
 
@@ -85,23 +82,23 @@ func (i *Importer) handle(ctx context.Context, e cloudevents.Event) (outcome str
 	case apierrors.IsNotFound(err):
 		claim = nil
 	case err != nil:
-		return outcomeRetry, fmt.Errorf("get claim %s/%s: %w", p.Claim.Namespace, p.Claim.Name, err)
+		return function.OutcomeRetry, fmt.Errorf("get claim %s/%s: %w", p.Claim.Namespace, p.Claim.Name, err)
 	}
 
 	d := decide(claim, p, i.check)
 	switch d.verdict {
 	case verdictIgnore:
 		log.Infow("nothing to do", zap.String("why", d.message))
-		return outcomeObsolete, nil
+		return function.OutcomeObsolete, nil
 	case verdictRefuse:
-		return outcomeRefused, i.refuse(ctx, claim, d.reason, d.message)
+		return function.OutcomeRefused, i.refuse(ctx, claim, d.reason, d.message)
 	}
 
 	if r, err := i.checkReferences(ctx, claim, p); err != nil {
 		if r == "" {
-			return outcomeRetry, err
+			return function.OutcomeRetry, err
 		}
-		return outcomeWaiting, i.wait(ctx, claim, r, err.Error())
+		return function.OutcomeWaiting, i.wait(ctx, claim, r, err.Error())
 	}
 
 	pod := datapod.ImportPod(claim, p.Request, i.pods)
@@ -109,19 +106,19 @@ func (i *Importer) handle(ctx context.Context, e cloudevents.Event) (outcome str
 	switch {
 	case err == nil:
 		log.Infow("data pod created", zap.String("pod", pod.Name))
-		return outcomeCreated, nil
+		return function.OutcomeCreated, nil
 	case apierrors.IsAlreadyExists(err):
 		return i.existing(ctx, claim, pod.Name)
 	case apierrors.IsInvalid(err):
-		return outcomeRefused, i.refuse(ctx, claim, reason.InvalidPod,
+		return function.OutcomeRefused, i.refuse(ctx, claim, reason.InvalidPod,
 			fmt.Sprintf("the data pod %s is invalid (check the importer's configuration): %v", pod.Name, err))
 	case apierrors.IsForbidden(err):
 		// A quota, a LimitRange, Pod Security admission: it may pass
 		// later (a pod finishes, the namespace changes), so wait.
-		return outcomeWaiting, i.wait(ctx, claim, reason.CreatePod,
+		return function.OutcomeWaiting, i.wait(ctx, claim, reason.CreatePod,
 			fmt.Sprintf("cannot create the data pod %s yet (retrying): %v", pod.Name, err))
 	default:
-		return outcomeRetry, fmt.Errorf("create data pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		return function.OutcomeRetry, fmt.Errorf("create data pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 }
 
@@ -133,18 +130,18 @@ func (i *Importer) existing(ctx context.Context, claim *corev1.PersistentVolumeC
 	pod, err := i.kube.CoreV1().Pods(claim.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		// Not found: it was deleted after our create failed; retry.
-		return outcomeRetry, fmt.Errorf("get existing pod %s/%s: %w", claim.Namespace, name, err)
+		return function.OutcomeRetry, fmt.Errorf("get existing pod %s/%s: %w", claim.Namespace, name, err)
 	}
 	switch datapod.Whose(pod, claim, datapod.KindImport) {
 	case datapod.HeldByOther:
-		return outcomeWaiting, i.wait(ctx, claim, reason.PodNameConflict,
+		return function.OutcomeWaiting, i.wait(ctx, claim, reason.PodNameConflict,
 			fmt.Sprintf("pod %s exists and is not a data pod; delete or rename it to import into this claim", name))
 	case datapod.HeldByEarlierClaim:
-		return outcomeRetry, fmt.Errorf("data pod %s/%s belongs to an earlier claim of that name (uid %s), wait for its deletion",
+		return function.OutcomeRetry, fmt.Errorf("data pod %s/%s belongs to an earlier claim of that name (uid %s), wait for its deletion",
 			claim.Namespace, name, pod.Labels[datapod.LabelClaimUID])
 	}
 	logging.FromContext(ctx).Debugw("data pod exists", zap.String("pod", name))
-	return outcomeExists, nil
+	return function.OutcomeExists, nil
 }
 
 // checkReferences verifies the Secret and CA ConfigMap the request names

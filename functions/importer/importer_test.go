@@ -27,6 +27,7 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
+	"github.com/cdi-functions/cdi-functions/pkg/function"
 	"github.com/cdi-functions/cdi-functions/pkg/reason"
 	"github.com/cdi-functions/cdi-functions/pkg/record"
 )
@@ -176,102 +177,102 @@ func TestHandle(t *testing.T) {
 			name:    "seed claim gets its data pod",
 			objects: []runtime.Object{golden}, event: requested(t, golden),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("golden-pvc"), createPod("golden-pvc")},
-			wantPodFor: golden, wantOutcome: outcomeCreated,
+			wantPodFor: golden, wantOutcome: function.OutcomeCreated,
 		},
 		{
 			name:    "block claim",
 			objects: []runtime.Object{gen.ImportClaim("blk", gen.WithBlock())}, event: requested(t, gen.ImportClaim("blk", gen.WithBlock())),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("blk"), createPod("blk")},
-			wantPodFor: gen.ImportClaim("blk", gen.WithBlock()), wantOutcome: outcomeCreated,
+			wantPodFor: gen.ImportClaim("blk", gen.WithBlock()), wantOutcome: function.OutcomeCreated,
 		},
 		{
 			name:     "secret and CA config map present",
 			objects:  []runtime.Object{withSecrets, gen.Secret("s"), gen.ConfigMap("ca")},
 			event:    requested(t, withSecrets),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c"), getSecret("s"), getConfigMap("ca"), createPod("c")},
-			wantPodFor: withSecrets, wantOutcome: outcomeCreated,
+			wantPodFor: withSecrets, wantOutcome: function.OutcomeCreated,
 		},
 		{
 			name:     "s3 with the claim's own endpoint",
 			objects:  []runtime.Object{s3},
 			event:    requested(t, s3),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c"), createPod("c")},
-			wantPodFor: s3, wantOutcome: outcomeCreated,
+			wantPodFor: s3, wantOutcome: function.OutcomeCreated,
 		},
 		{
 			name:    "missing secret: Pending, the import waits",
 			objects: []runtime.Object{gen.ImportClaim("c", gen.WithSecret("s"))}, event: requested(t, gen.ImportClaim("c", gen.WithSecret("s"))),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c"), getSecret("s"), recordOn("c")},
-			wantReason: reason.MissingSecret, wantOutcome: outcomeWaiting,
+			wantReason: reason.MissingSecret, wantOutcome: function.OutcomeWaiting,
 		},
 		{
 			name:    "missing CA config map: Pending",
 			objects: []runtime.Object{gen.ImportClaim("c", gen.WithCertConfigMap("ca"))}, event: requested(t, gen.ImportClaim("c", gen.WithCertConfigMap("ca"))),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c"), getConfigMap("ca"), recordOn("c")},
-			wantReason: reason.MissingCertConfigMap, wantOutcome: outcomeWaiting,
+			wantReason: reason.MissingCertConfigMap, wantOutcome: function.OutcomeWaiting,
 		},
 		{
 			name:    "secrets not readable: check skipped",
 			objects: []runtime.Object{gen.ImportClaim("c", gen.WithSecret("s"))}, event: requested(t, gen.ImportClaim("c", gen.WithSecret("s"))),
 			reactors: []func(*fake.Clientset){fail("get", "secrets", apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "s", errors.New("rbac")))},
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c"), getSecret("s"), createPod("c")},
-			wantPodFor: gen.ImportClaim("c", gen.WithSecret("s")), wantOutcome: outcomeCreated,
+			wantPodFor: gen.ImportClaim("c", gen.WithSecret("s")), wantOutcome: function.OutcomeCreated,
 		},
 		{
 			name:    "secret lookup fails: retried",
 			objects: []runtime.Object{gen.ImportClaim("c", gen.WithSecret("s"))}, event: requested(t, gen.ImportClaim("c", gen.WithSecret("s"))),
 			reactors:    []func(*fake.Clientset){fail("get", "secrets", apierrors.NewServiceUnavailable("etcd"))},
 			wantCode:    http.StatusInternalServerError,
-			wantActions: []string{getClaim("c"), getSecret("s")}, wantOutcome: outcomeRetry,
+			wantActions: []string{getClaim("c"), getSecret("s")}, wantOutcome: function.OutcomeRetry,
 		},
 		{
 			name:    "quota full: Pending with the API server's message, retried",
 			objects: []runtime.Object{golden}, event: requested(t, golden),
 			reactors: []func(*fake.Clientset){fail("create", "pods", quota)},
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("golden-pvc"), createPod("golden-pvc"), recordOn("golden-pvc")},
-			wantReason: reason.CreatePod, wantOutcome: outcomeWaiting,
+			wantReason: reason.CreatePod, wantOutcome: function.OutcomeWaiting,
 		},
 		{
 			name:    "an invalid data pod: Failed",
 			objects: []runtime.Object{golden}, event: requested(t, golden),
 			reactors: []func(*fake.Clientset){fail("create", "pods", invalid)},
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("golden-pvc"), createPod("golden-pvc"), recordOn("golden-pvc")},
-			wantReason: reason.InvalidPod, wantOutcome: outcomeRefused,
+			wantReason: reason.InvalidPod, wantOutcome: function.OutcomeRefused,
 		},
 		{
 			name:    "pod creation fails: retried",
 			objects: []runtime.Object{golden}, event: requested(t, golden),
 			reactors: []func(*fake.Clientset){fail("create", "pods", apierrors.NewInternalError(errors.New("etcd timeout")))},
 			wantCode: http.StatusInternalServerError, wantActions: []string{getClaim("golden-pvc"), createPod("golden-pvc")},
-			wantOutcome: outcomeRetry,
+			wantOutcome: function.OutcomeRetry,
 		},
 		{
 			name:     "invalid checksum: Failed before any pod",
 			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithAnnotation(annotations.Checksum, "sha256:nothex"))},
 			event:    requested(t, gen.ImportClaim("c", gen.WithAnnotation(annotations.Checksum, "sha256:nothex"))),
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
-			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantReason: reason.InvalidRequest, wantOutcome: function.OutcomeRefused,
 		},
 		{
 			name:     "invalid secret name: Failed before any pod",
 			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithSecret("Not_A_Name"))},
 			event:    requested(t, gen.ImportClaim("c", gen.WithSecret("Not_A_Name"))),
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
-			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantReason: reason.InvalidRequest, wantOutcome: function.OutcomeRefused,
 		},
 		{
 			name:     "credentials in the URL: Failed before any pod",
 			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("https://admin:pw@images.example/disk.img"))},
 			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("https://admin:pw@images.example/disk.img"))),
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
-			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantReason: reason.InvalidRequest, wantOutcome: function.OutcomeRefused,
 		},
 		{
 			name:     "endpoint at the cloud metadata address: Failed before any pod",
 			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("http://169.254.169.254/latest/meta-data/"))},
 			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("http://169.254.169.254/latest/meta-data/"))),
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
-			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantReason: reason.InvalidRequest, wantOutcome: function.OutcomeRefused,
 			wantMessage: "cannot import: annotation cdi.kubevirt.io/storage.import.endpoint: 169.254.169.254 is link-local (cloud metadata): refused by the egress policy",
 		},
 		{
@@ -279,7 +280,7 @@ func TestHandle(t *testing.T) {
 			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("https://[::ffff:127.0.0.1]:8443/disk.img"))},
 			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("https://[::ffff:127.0.0.1]:8443/disk.img"))),
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
-			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantReason: reason.InvalidRequest, wantOutcome: function.OutcomeRefused,
 			wantMessage: "cannot import: annotation cdi.kubevirt.io/storage.import.endpoint: ::ffff:127.0.0.1 is loopback: refused by the egress policy",
 		},
 		{
@@ -287,7 +288,7 @@ func TestHandle(t *testing.T) {
 			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.1:443/api"))},
 			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.1:443/api"))),
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
-			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantReason: reason.InvalidRequest, wantOutcome: function.OutcomeRefused,
 			wantMessage: "cannot import: annotation cdi.kubevirt.io/storage.import.endpoint: 10.96.0.1 is in 10.96.0.0/12 (DATAMOVER_EGRESS_DENY): refused by the egress policy",
 		},
 		{
@@ -297,7 +298,7 @@ func TestHandle(t *testing.T) {
 			event: requested(t, gen.ImportClaim("c", gen.WithEndpoint("s3://images/disk.img"),
 				gen.WithAnnotation(annotations.S3Endpoint, "http://[fe80::1%25eth0]:9000"))),
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
-			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantReason: reason.InvalidRequest, wantOutcome: function.OutcomeRefused,
 			wantMessage: "cannot import: annotation cdi.kubevirt.io/storage.import.s3Endpoint: fe80::1%eth0 is link-local: refused by the egress policy",
 		},
 		{
@@ -305,79 +306,79 @@ func TestHandle(t *testing.T) {
 			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.80/disk.img"))},
 			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.80/disk.img"))),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c"), createPod("c")},
-			wantPodFor: gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.80/disk.img")), wantOutcome: outcomeCreated,
+			wantPodFor: gen.ImportClaim("c", gen.WithEndpoint("http://10.96.0.80/disk.img")), wantOutcome: function.OutcomeCreated,
 		},
 		{
 			name:     "a host name is not resolved by the importer",
 			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("http://metadata.google.internal/computeMetadata/v1/"))},
 			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("http://metadata.google.internal/computeMetadata/v1/"))),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c"), createPod("c")},
-			wantPodFor: gen.ImportClaim("c", gen.WithEndpoint("http://metadata.google.internal/computeMetadata/v1/")), wantOutcome: outcomeCreated,
+			wantPodFor: gen.ImportClaim("c", gen.WithEndpoint("http://metadata.google.internal/computeMetadata/v1/")), wantOutcome: function.OutcomeCreated,
 		},
 		{
 			name:     "unsupported scheme",
 			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("ftp://images.example/disk.img"))},
 			event:    requested(t, gen.ImportClaim("c", gen.WithEndpoint("ftp://images.example/disk.img"))),
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
-			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantReason: reason.InvalidRequest, wantOutcome: function.OutcomeRefused,
 		},
 		{
 			name:     "unsupported content type",
 			objects:  []runtime.Object{gen.ImportClaim("c", gen.WithAnnotation(annotations.ContentType, "iso"))},
 			event:    requested(t, gen.ImportClaim("c", gen.WithAnnotation(annotations.ContentType, "iso"))),
 			wantCode: http.StatusBadRequest, wantActions: []string{getClaim("c"), recordOn("c")},
-			wantReason: reason.InvalidRequest, wantOutcome: outcomeRefused,
+			wantReason: reason.InvalidRequest, wantOutcome: function.OutcomeRefused,
 		},
 		{
 			name:     "claim is gone",
 			event:    requested(t, golden),
-			wantCode: http.StatusAccepted, wantActions: []string{getClaim("golden-pvc")}, wantOutcome: outcomeObsolete,
+			wantCode: http.StatusAccepted, wantActions: []string{getClaim("golden-pvc")}, wantOutcome: function.OutcomeObsolete,
 		},
 		{
 			name:    "claim was re-created",
 			objects: []runtime.Object{gen.ImportClaim("golden-pvc", gen.WithUID("new"))}, event: requested(t, golden),
-			wantCode: http.StatusAccepted, wantActions: []string{getClaim("golden-pvc")}, wantOutcome: outcomeObsolete,
+			wantCode: http.StatusAccepted, wantActions: []string{getClaim("golden-pvc")}, wantOutcome: function.OutcomeObsolete,
 		},
 		{
 			name:    "claim is being deleted",
 			objects: []runtime.Object{gen.ImportClaim("c", gen.Deleting())}, event: requested(t, gen.ImportClaim("c")),
-			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c")}, wantOutcome: outcomeObsolete,
+			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c")}, wantOutcome: function.OutcomeObsolete,
 		},
 		{
 			name:    "claim no longer asks for an import",
 			objects: []runtime.Object{gen.Claim("c")}, event: requested(t, gen.ImportClaim("c")),
-			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c")}, wantOutcome: outcomeObsolete,
+			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c")}, wantOutcome: function.OutcomeObsolete,
 		},
 		{
 			name:    "claim asks for another URL now",
 			objects: []runtime.Object{gen.ImportClaim("c", gen.WithEndpoint("http://images.example/other.img"))}, event: requested(t, gen.ImportClaim("c")),
-			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c")}, wantOutcome: outcomeObsolete,
+			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c")}, wantOutcome: function.OutcomeObsolete,
 		},
 		{
 			name:    "import succeeded",
 			objects: []runtime.Object{gen.ImportClaim("c", gen.WithPhase("Succeeded"))}, event: requested(t, gen.ImportClaim("c")),
-			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c")}, wantOutcome: outcomeObsolete,
+			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c")}, wantOutcome: function.OutcomeObsolete,
 		},
 		{
 			name:    "import failed",
 			objects: []runtime.Object{gen.ImportClaim("c", gen.WithPhase("Failed"))}, event: requested(t, gen.ImportClaim("c")),
-			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c")}, wantOutcome: outcomeObsolete,
+			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c")}, wantOutcome: function.OutcomeObsolete,
 		},
 		{
 			name:    "import running (the pod was lost): the pod is made again",
 			objects: []runtime.Object{gen.ImportClaim("c", gen.WithPhase("Running"))}, event: requested(t, gen.ImportClaim("c", gen.WithPhase("Running"))),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("c"), createPod("c")},
-			wantPodFor: gen.ImportClaim("c"), wantOutcome: outcomeCreated,
+			wantPodFor: gen.ImportClaim("c"), wantOutcome: function.OutcomeCreated,
 		},
 		{
 			name:    "event without endpoint",
 			objects: []runtime.Object{golden}, event: requested(t, golden, func(p *events.ImportRequestedPayload) { p.Request.Endpoint = "" }),
-			wantCode: http.StatusBadRequest, wantOutcome: outcomeMalformed,
+			wantCode: http.StatusBadRequest, wantOutcome: function.OutcomeMalformed,
 		},
 		{
 			name:    "event without claim uid",
 			objects: []runtime.Object{golden}, event: requested(t, golden, func(p *events.ImportRequestedPayload) { p.Claim.UID = "" }),
-			wantCode: http.StatusBadRequest, wantOutcome: outcomeMalformed,
+			wantCode: http.StatusBadRequest, wantOutcome: function.OutcomeMalformed,
 		},
 		{
 			name:    "event of another type",
@@ -387,7 +388,7 @@ func TestHandle(t *testing.T) {
 				e.SetType(events.DataPodPhase)
 				return e
 			}(),
-			wantCode: http.StatusBadRequest, wantOutcome: outcomeMalformed,
+			wantCode: http.StatusBadRequest, wantOutcome: function.OutcomeMalformed,
 		},
 		{
 			name:    "event with a payload that is not JSON",
@@ -397,19 +398,19 @@ func TestHandle(t *testing.T) {
 				require.NoError(t, e.SetData("text/plain", []byte("not json")))
 				return e
 			}(),
-			wantCode: http.StatusBadRequest, wantOutcome: outcomeMalformed,
+			wantCode: http.StatusBadRequest, wantOutcome: function.OutcomeMalformed,
 		},
 		{
 			name:    "data pod exists already",
 			objects: []runtime.Object{golden, dataPod(golden)}, event: requested(t, golden),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("golden-pvc"), createPod("golden-pvc"), getPod("golden-pvc")},
-			wantPodFor: golden, wantOutcome: outcomeExists,
+			wantPodFor: golden, wantOutcome: function.OutcomeExists,
 		},
 		{
 			name:    "data pod of an earlier claim of that name is still there",
 			objects: []runtime.Object{golden, dataPod(gen.ImportClaim("golden-pvc", gen.WithUID("old")))}, event: requested(t, golden),
 			wantCode:    http.StatusInternalServerError,
-			wantActions: []string{getClaim("golden-pvc"), createPod("golden-pvc"), getPod("golden-pvc")}, wantOutcome: outcomeRetry,
+			wantActions: []string{getClaim("golden-pvc"), createPod("golden-pvc"), getPod("golden-pvc")}, wantOutcome: function.OutcomeRetry,
 		},
 		{
 			name: "a pod that is not a data pod holds the name: Pending",
@@ -417,13 +418,13 @@ func TestHandle(t *testing.T) {
 				Name: "importer-golden-pvc", Namespace: ns, Labels: map[string]string{"app": "mine"}}}},
 			event:    requested(t, golden),
 			wantCode: http.StatusAccepted, wantActions: []string{getClaim("golden-pvc"), createPod("golden-pvc"), getPod("golden-pvc"), recordOn("golden-pvc")},
-			wantReason: reason.PodNameConflict, wantOutcome: outcomeWaiting,
+			wantReason: reason.PodNameConflict, wantOutcome: function.OutcomeWaiting,
 		},
 		{
 			name:    "claim lookup fails: retried",
 			objects: []runtime.Object{golden}, event: requested(t, golden),
 			reactors: []func(*fake.Clientset){fail("get", "persistentvolumeclaims", apierrors.NewTooManyRequests("slow down", 1))},
-			wantCode: http.StatusInternalServerError, wantActions: []string{getClaim("golden-pvc")}, wantOutcome: outcomeRetry,
+			wantCode: http.StatusInternalServerError, wantActions: []string{getClaim("golden-pvc")}, wantOutcome: function.OutcomeRetry,
 		},
 	}
 	for _, tt := range tests {
@@ -508,8 +509,8 @@ func TestDuplicateEvents(t *testing.T) {
 		assert.Equal(t, http.StatusAccepted, f.send(t, e))
 	}
 	assert.Len(t, f.pods(t), 1)
-	assert.Equal(t, int64(1), f.outcome(t, outcomeCreated))
-	assert.Equal(t, int64(2), f.outcome(t, outcomeExists))
+	assert.Equal(t, int64(1), f.outcome(t, function.OutcomeCreated))
+	assert.Equal(t, int64(2), f.outcome(t, function.OutcomeExists))
 
 	s := gen.ImportClaim("with-secret", gen.WithSecret("missing"))
 	f = newFixture(t, []runtime.Object{s})

@@ -26,18 +26,6 @@ const (
 	verdictRefuse
 )
 
-// Outcomes of an event, the "outcome" attribute of the uploader's metric.
-const (
-	outcomeCreated   = "created"
-	outcomeExists    = "exists"
-	outcomeObsolete  = "obsolete"
-	outcomeRefused   = "refused"
-	outcomeWaiting   = "waiting"
-	outcomeMalformed = "malformed"
-	outcomeForbidden = "forbidden"
-	outcomeRetry     = "retry"
-)
-
 // decision is a verdict with its explanation.
 type decision struct {
 	verdict verdict

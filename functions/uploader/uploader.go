@@ -6,7 +6,6 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -36,18 +35,16 @@ type Uploader struct {
 	// whose upload requests are taken.
 	eventSource string
 	now         func() time.Time
-	outcomes    metric.Int64Counter
+	outcomes    *function.Outcomes
 }
 
 // newUploader returns an Uploader creating pods with cfg and credentials
 // from authority, for requests sent by eventSource.
 func newUploader(kube kubernetes.Interface, cfg datapod.Config, authority *podcred.Authority, eventSource string,
 	rec *record.Recorder, status refusal.Sender, meter metric.Meter, now func() time.Time) (*Uploader, error) {
-	outcomes, err := meter.Int64Counter("cdi.uploader.events",
-		metric.WithDescription("UploadRequested events by outcome: created, exists, obsolete, refused, waiting, malformed, forbidden, retry."),
-		metric.WithUnit("{event}"))
+	outcomes, err := function.NewOutcomes(meter, "cdi.uploader.events", "UploadRequested")
 	if err != nil {
-		return nil, fmt.Errorf("uploader metrics: %w", err)
+		return nil, err
 	}
 	return &Uploader{kube: kube, pods: cfg, authority: authority, eventSource: eventSource, recorder: rec, status: status,
 		now: now, outcomes: outcomes}, nil
@@ -65,20 +62,20 @@ func newUploader(kube kubernetes.Interface, cfg datapod.Config, authority *podcr
 // the annotation); any other error (5xx, retried) for API trouble.
 func (u *Uploader) Handle(ctx context.Context, e cloudevents.Event) error {
 	outcome, err := u.handle(ctx, e)
-	u.outcomes.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+	u.outcomes.Count(ctx, outcome)
 	return err
 }
 
 func (u *Uploader) handle(ctx context.Context, e cloudevents.Event) (outcome string, _ error) {
 	if id, _ := auth.FromContext(ctx); !id.Is(u.eventSource) {
-		return outcomeForbidden, auth.Forbidden("%s may not request upload pods: only the event source (%s) may", id, u.eventSource)
+		return function.OutcomeForbidden, auth.Forbidden("%s may not request upload pods: only the event source (%s) may", id, u.eventSource)
 	}
 	var p events.UploadRequestedPayload
 	if err := events.Decode(e, events.UploadRequested, &p); err != nil {
-		return outcomeMalformed, function.Permanent(err)
+		return function.OutcomeMalformed, function.Permanent(err)
 	}
 	if err := checkPayload(p); err != nil {
-		return outcomeMalformed, function.Permanent(fmt.Errorf("event %s: %w", e.ID(), err))
+		return function.OutcomeMalformed, function.Permanent(fmt.Errorf("event %s: %w", e.ID(), err))
 	}
 	log := logging.FromContext(ctx).With(zap.String("claim", p.Claim.Namespace+"/"+p.Claim.Name), zap.String("claimUID", p.Claim.UID))
 
@@ -87,45 +84,45 @@ func (u *Uploader) handle(ctx context.Context, e cloudevents.Event) (outcome str
 	case apierrors.IsNotFound(err):
 		claim = nil
 	case err != nil:
-		return outcomeRetry, fmt.Errorf("get claim %s/%s: %w", p.Claim.Namespace, p.Claim.Name, err)
+		return function.OutcomeRetry, fmt.Errorf("get claim %s/%s: %w", p.Claim.Namespace, p.Claim.Name, err)
 	}
 
 	d := decide(claim, p)
 	switch d.verdict {
 	case verdictIgnore:
 		log.Infow("nothing to do", zap.String("why", d.message))
-		return outcomeObsolete, nil
+		return function.OutcomeObsolete, nil
 	case verdictRefuse:
-		return outcomeRefused, u.refuse(ctx, claim, d.reason, d.message)
+		return function.OutcomeRefused, u.refuse(ctx, claim, d.reason, d.message)
 	}
 
 	secret, err := u.credential(ctx, claim)
 	switch {
 	case terminating(err):
 		log.Infow("nothing to do", zap.String("why", "the namespace is being deleted"))
-		return outcomeObsolete, nil
+		return function.OutcomeObsolete, nil
 	case err != nil:
-		return outcomeRetry, err
+		return function.OutcomeRetry, err
 	}
 	pod := datapod.UploadPod(claim, secret, u.pods)
 	_, err = u.kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	switch {
 	case err == nil:
 		log.Infow("upload pod created", zap.String("pod", pod.Name))
-		return outcomeCreated, nil
+		return function.OutcomeCreated, nil
 	case apierrors.IsAlreadyExists(err):
 		return u.existing(ctx, claim, pod.Name)
 	case terminating(err):
 		log.Infow("nothing to do", zap.String("why", "the namespace is being deleted"))
-		return outcomeObsolete, nil
+		return function.OutcomeObsolete, nil
 	case apierrors.IsInvalid(err):
-		return outcomeRefused, u.refuse(ctx, claim, reason.InvalidPod,
+		return function.OutcomeRefused, u.refuse(ctx, claim, reason.InvalidPod,
 			fmt.Sprintf("the upload pod %s is invalid (check the uploader's configuration): %v", pod.Name, err))
 	case apierrors.IsForbidden(err):
-		return outcomeWaiting, u.wait(ctx, claim, reason.CreatePod,
+		return function.OutcomeWaiting, u.wait(ctx, claim, reason.CreatePod,
 			fmt.Sprintf("cannot create the upload pod %s yet (retrying): %v", pod.Name, err))
 	default:
-		return outcomeRetry, fmt.Errorf("create upload pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		return function.OutcomeRetry, fmt.Errorf("create upload pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 }
 
@@ -158,17 +155,17 @@ func terminating(err error) bool {
 func (u *Uploader) existing(ctx context.Context, claim *corev1.PersistentVolumeClaim, name string) (string, error) {
 	pod, err := u.kube.CoreV1().Pods(claim.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return outcomeRetry, fmt.Errorf("get existing pod %s/%s: %w", claim.Namespace, name, err)
+		return function.OutcomeRetry, fmt.Errorf("get existing pod %s/%s: %w", claim.Namespace, name, err)
 	}
 	switch datapod.Whose(pod, claim, datapod.KindUpload) {
 	case datapod.HeldByOther:
-		return outcomeWaiting, u.wait(ctx, claim, reason.PodNameConflict,
+		return function.OutcomeWaiting, u.wait(ctx, claim, reason.PodNameConflict,
 			fmt.Sprintf("pod %s exists and is not this claim's upload pod; delete or rename it to upload into this claim", name))
 	case datapod.HeldByEarlierClaim:
-		return outcomeRetry, fmt.Errorf("upload pod %s/%s belongs to an earlier claim of that name, wait for its deletion", claim.Namespace, name)
+		return function.OutcomeRetry, fmt.Errorf("upload pod %s/%s belongs to an earlier claim of that name, wait for its deletion", claim.Namespace, name)
 	}
 	logging.FromContext(ctx).Debugw("upload pod exists", zap.String("pod", name))
-	return outcomeExists, nil
+	return function.OutcomeExists, nil
 }
 
 // refuse ends the claim's upload Failed: a Warning Event, the refusal

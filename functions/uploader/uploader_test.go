@@ -26,6 +26,7 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
+	"github.com/cdi-functions/cdi-functions/pkg/function"
 	"github.com/cdi-functions/cdi-functions/pkg/podcred"
 	"github.com/cdi-functions/cdi-functions/pkg/reason"
 	"github.com/cdi-functions/cdi-functions/pkg/record"
@@ -269,8 +270,8 @@ func TestDuplicateEvents(t *testing.T) {
 	for range 3 {
 		assert.Equal(t, http.StatusAccepted, f.send(t, requested(t, c)))
 	}
-	assert.Equal(t, int64(1), f.outcome(t, outcomeCreated))
-	assert.Equal(t, int64(2), f.outcome(t, outcomeExists))
+	assert.Equal(t, int64(1), f.outcome(t, function.OutcomeCreated))
+	assert.Equal(t, int64(2), f.outcome(t, function.OutcomeExists))
 }
 
 func TestMalformed(t *testing.T) {
