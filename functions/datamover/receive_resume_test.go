@@ -49,6 +49,9 @@ type proxy struct {
 
 	mu  sync.Mutex
 	srv *http.Server
+	// serving is closed once the current server listens; a restart
+	// replaces it.
+	serving chan struct{}
 }
 
 func (p *proxy) start() {
@@ -59,6 +62,10 @@ func (p *proxy) start() {
 	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: []tls.Certificate{p.cert}}}
 	p.mu.Lock()
 	p.srv = srv
+	if p.serving == nil {
+		p.serving = make(chan struct{})
+	}
+	close(p.serving)
 	p.mu.Unlock()
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 }
@@ -67,9 +74,24 @@ func (p *proxy) start() {
 func (p *proxy) restart() {
 	p.mu.Lock()
 	srv := p.srv
+	p.serving = make(chan struct{})
 	p.mu.Unlock()
 	_ = srv.Close()
 	p.start()
+}
+
+// waitServing returns once the proxy listens (at once unless it is being
+// restarted), or when ctx ends: the client's wait between attempts.
+func (p *proxy) waitServing(ctx context.Context) error {
+	p.mu.Lock()
+	ch := p.serving
+	p.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // cutter fails a request body once, after at bytes: a dropped client
@@ -205,7 +227,9 @@ func TestResumableUploadThroughTheProxy(t *testing.T) {
 					tokens++
 					return keys.Sign(resumeScope, time.Now())
 				},
-				Sleep: func(context.Context, int) error { return nil },
+				// Between attempts the client waits only for the proxy to
+				// listen again (a restart by a stale killer may be under way).
+				Sleep: func(ctx context.Context, _ int) error { return p.waitServing(ctx) },
 				Progress: func(stored, sent int64) {
 					if stored != lastStored {
 						t.Logf("stored %d sent %d", stored, sent)
