@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -268,14 +269,25 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, be Backend, pa
 		w.Header().Set("Retry-After", ra)
 	}
 	text(w, code, strings.TrimSpace(string(ans.msg)))
+	ans.done(w, r)
 }
 
 // podAnswer is the upload pod's answer to one request: its status, headers
-// and (the first 64 KiB of) its message.
+// and (the first 64 KiB of) its message; unread is set when the pod
+// answered before the client's body ended (see drain).
 type podAnswer struct {
 	code   int
 	header http.Header
 	msg    []byte
+	unread bool
+}
+
+// done finishes the client's request after its answer was written: the
+// rest of a body the pod did not read is drained.
+func (a podAnswer) done(w http.ResponseWriter, r *http.Request) {
+	if a.unread {
+		drain(w, r.Body)
+	}
 }
 
 // letGoWait bounds how long the proxy waits, before answering, for the
@@ -317,10 +329,12 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, be Backend, metho
 	if err == nil {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		_ = resp.Body.Close()
+		ans := podAnswer{code: resp.StatusCode, header: resp.Header, msg: msg}
 		if relay != nil {
-			relay.letGo(w, letGoWait)
+			ended := relay.hasEnded()
+			ans.unread = relay.letGo(w, letGoWait) && !ended
 		}
-		return podAnswer{code: resp.StatusCode, header: resp.Header, msg: msg}, true
+		return ans, true
 	}
 	if relay != nil {
 		relay.letGo(w, letGoWait)
@@ -340,7 +354,11 @@ func (h *Handler) transports() *transports {
 // text answers a plain-text message. Messages are never HTML, so nothing
 // in them (a file name, the pod's reason) can be interpreted by a browser.
 func text(w http.ResponseWriter, code int, msg string) {
+	body := msg + "\n"
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	// A length, not chunks: the answer is whole once flushed, even while
+	// the rest of the client's body is drained (see drain).
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(code)
-	_, _ = io.WriteString(w, msg+"\n")
+	_, _ = io.WriteString(w, body)
 }

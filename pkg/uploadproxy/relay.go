@@ -46,25 +46,54 @@ func (b *relayBody) Close() error {
 }
 
 // letGo returns once the transport no longer reads the client's body, at
-// most after wait: a read still pending on the client's connection is cut
-// by expiring its read deadline (the server resets it before the
-// connection's next request).
-func (b *relayBody) letGo(w http.ResponseWriter, wait time.Duration) {
+// most after wait, and reports whether it let go: a read still pending on
+// the client's connection is cut by expiring its read deadline (the
+// server resets it before the connection's next request).
+func (b *relayBody) letGo(w http.ResponseWriter, wait time.Duration) bool {
 	select {
 	case <-b.closed:
-		return
+		return true
 	default:
 	}
-	b.mu.Lock()
-	ended := b.ended
-	b.mu.Unlock()
-	if !ended {
+	if !b.hasEnded() {
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-b.closed:
+		return true
 	case <-t.C:
+		return false
 	}
+}
+
+// hasEnded reports whether a read of the client's body returned an error
+// (its end included).
+func (b *relayBody) hasEnded() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ended
+}
+
+// Draining after an early answer: up to drainMax bytes for up to
+// drainWait.
+const (
+	drainMax  = 256 << 20
+	drainWait = 15 * time.Second
+)
+
+// drain sends the answer already written to w and then reads (and
+// discards) what the client still sends of its body, within drainMax and
+// drainWait, so that a client still writing a body the pod refused reads
+// the answer instead of a reset connection (a server closing with unread
+// bytes resets it, and the client's kernel drops the answer it had not
+// read yet). Called only once the transport let go of the body.
+func drain(w http.ResponseWriter, body io.Reader) {
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	_ = rc.SetReadDeadline(time.Now().Add(drainWait))
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, drainMax))
 }

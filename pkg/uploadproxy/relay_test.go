@@ -1,9 +1,11 @@
 package uploadproxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -85,4 +87,44 @@ func TestAnswersWhileTheClientStalls(t *testing.T) {
 			assert.True(t, strings.Contains(string(msg), "refused before the body"), string(msg))
 		})
 	}
+}
+
+// TestRefusalOfALargeBodyReachesTheClient: a client that writes its whole
+// body before it reads (as curl --data-binary does) reads the pod's early
+// refusal, never a reset connection: the proxy drains the rest of the body
+// after answering. (Without the drain the proxy's server stops reading,
+// closes with unread bytes, and the reset drops the answer the client had
+// not read yet.)
+func TestRefusalOfALargeBodyReachesTheClient(t *testing.T) {
+	ca := newTestCA(t)
+	podSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "the image is larger than the claim", http.StatusRequestEntityTooLarge)
+	}))
+	podSrv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.serving(t, podName)}}
+	podSrv.StartTLS()
+	t.Cleanup(podSrv.Close)
+	h, ks := setup(t, &locator{backend: Backend{URL: podSrv.URL, Credential: podCredential, TLS: ca.client(podName)}})
+	h.Now = time.Now
+	proxySrv := httptest.NewTLSServer(h)
+	t.Cleanup(proxySrv.Close)
+
+	conn, err := tls.Dial("tcp", proxySrv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(20*time.Second)))
+	const size = 32 << 20
+	_, err = fmt.Fprintf(conn, "POST /v1alpha1/upload HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n",
+		sign(t, ks, scope, time.Now()), size)
+	require.NoError(t, err)
+	chunk := make([]byte, 1<<20)
+	for sent := 0; sent < size; sent += len(chunk) {
+		_, err := conn.Write(chunk)
+		require.NoError(t, err, "the proxy reads the whole body (%d bytes written)", sent)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	msg, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, string(msg))
+	assert.Contains(t, string(msg), "larger than the claim")
 }

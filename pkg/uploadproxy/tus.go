@@ -91,6 +91,7 @@ func (h *Handler) forwardTus(w http.ResponseWriter, r *http.Request, be Backend,
 		code = http.StatusBadGateway
 	}
 	msg := ans.msg
+	defer ans.done(w, r)
 	if r.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusCreated && len(msg) == 0 {
 		w.WriteHeader(code)
 		return
