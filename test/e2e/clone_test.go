@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
@@ -273,20 +272,12 @@ func restoreWebhook(t *testing.T, saved *admissionregistrationv1.MutatingWebhook
 	})
 }
 
-// cloneClaim is a claim of size asking to clone source ("ns/name").
+// cloneClaim is a claim of size asking to clone source ("ns/name"):
+// importClaim's claim with the clone request instead of the endpoint.
 func cloneClaim(name, size, source string, opts ...claimOpt) *corev1.PersistentVolumeClaim {
-	c := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{annotations.CloneRequest: source}},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources: corev1.VolumeResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)},
-			},
-		},
-	}
-	for _, o := range opts {
-		o(c)
-	}
+	c := importClaim(name, size, "", opts...)
+	delete(c.Annotations, annotations.Endpoint)
+	c.Annotations[annotations.CloneRequest] = source
 	return c
 }
 

@@ -74,7 +74,13 @@ func testForgedEvents(t *testing.T, im *images) {
 	valid := podToken(t, victimPod, auth.Audience)
 	tampered := valid[:len(valid)-4] + map[bool]string{true: "AAAA", false: "BBBB"}[valid[len(valid)-4:] != "AAAA"]
 
-	updater, importer := serviceURL(t, "cdi-updater"), serviceURL(t, "cdi-importer")
+	clone := func() cloudevents.Event {
+		e, err := events.NewCloneRequested(events.CloneRequestedPayload{Claim: claimRef,
+			Source: annotations.CloneSource{Namespace: "kube-system", Name: "secrets"}}, time.Now())
+		require.NoError(t, err)
+		return e
+	}
+	updater, importer, cloner := serviceURL(t, "cdi-updater"), serviceURL(t, "cdi-importer"), serviceURL(t, "cdi-cloner")
 	tests := []struct {
 		name     string
 		url      string
@@ -98,6 +104,10 @@ func testForgedEvents(t *testing.T, im *images) {
 			phase(podRef(victimPod), events.PodSucceeded, false), http.StatusUnauthorized},
 		{"an import request without a token", importer, "", request(), http.StatusUnauthorized},
 		{"an import request from a data pod", importer, podToken(t, bystanderPod, auth.Audience), request(), http.StatusForbidden},
+		{"a clone request without a token", cloner, "", clone(), http.StatusUnauthorized},
+		{"a clone request from the attacker's pod", cloner, podToken(t, attacker, auth.Audience), clone(), http.StatusForbidden},
+		{"a clone request with an expired token", cloner, signedPodToken(t, victimPod, time.Now().Add(-2*time.Hour), time.Hour), clone(),
+			http.StatusUnauthorized},
 		{"a deletion request from the attacker", updater, podToken(t, attacker, auth.Audience), deleting(), http.StatusForbidden},
 		// Positive controls: the very same tokens, rightly used, pass, so
 		// the refusals above are the refusals of the forgeries.
