@@ -139,6 +139,28 @@ func (r *Reviewer) ask(ctx context.Context, token string) (Identity, error) {
 
 func isUnauthenticated(err error) bool { return errors.Is(err, ErrUnauthenticated) }
 
+// TokenExtension is the CloudEvents extension attribute in which a sender
+// also presents its token: a Knative Broker forwards an event's
+// extensions to the subscriber but not the sender's Authorization header
+// (it authenticates itself there, if at all), so the sender's identity
+// travels end to end in the event. In binary mode it is the HTTP header
+// TokenHeader.
+const TokenExtension = "authtoken"
+
+// TokenHeader is TokenExtension as an HTTP header in binary mode.
+const TokenHeader = "Ce-" + TokenExtension
+
+// SenderToken returns the token of an event's sender: the TokenExtension
+// when the request carries one (it came through a Broker, whose own
+// credentials, if any, are in the Authorization header), else the bearer
+// token of the Authorization header; "" when there is neither.
+func SenderToken(h http.Header) string {
+	if t := strings.TrimSpace(h.Get(TokenHeader)); t != "" {
+		return t
+	}
+	return BearerToken(h)
+}
+
 // BearerToken returns the bearer token of an HTTP request's Authorization
 // header, "" when it has none.
 func BearerToken(h http.Header) string {

@@ -192,6 +192,30 @@ func TestBearerToken(t *testing.T) {
 	}
 }
 
+func TestSenderToken(t *testing.T) {
+	for _, tt := range []struct {
+		name                 string
+		authorization, event string
+		want                 string
+	}{
+		{"direct: the bearer token", "Bearer abc", "", "abc"},
+		{"through a Broker: the event's token, not the Broker's", "Bearer broker-oidc", "abc", "abc"},
+		{"through a Broker without its own credentials", "", " abc ", "abc"},
+		{"neither", "", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			if tt.authorization != "" {
+				h.Set("Authorization", tt.authorization)
+			}
+			if tt.event != "" {
+				h.Set(TokenHeader, tt.event)
+			}
+			assert.Equal(t, tt.want, SenderToken(h))
+		})
+	}
+}
+
 func TestFileToken(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(path, []byte("one\n"), 0o600))

@@ -123,9 +123,10 @@ func TestSender(t *testing.T) {
 }
 
 func TestSenderPresentsToken(t *testing.T) {
-	var got []string
+	var got, ext []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = append(got, r.Header.Get("Authorization"))
+		ext = append(ext, r.Header.Get("Ce-Authtoken"))
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer srv.Close()
@@ -141,6 +142,7 @@ func TestSenderPresentsToken(t *testing.T) {
 	require.NoError(t, s.Send(context.Background(), e))
 	require.NoError(t, s.Send(context.Background(), e))
 	assert.Equal(t, []string{"Bearer t1", "Bearer t2"}, got, "the current token on every request")
+	assert.Equal(t, []string{"t1", "t2"}, ext, "and in the event, where it survives a Broker")
 
 	failing, err := NewSender(func() Routes { return Routes{Sink: srv.URL} }, SenderOptions{Tries: 1,
 		Token: func() (string, error) { return "", errors.New("no token file") }})

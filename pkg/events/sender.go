@@ -9,6 +9,8 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
 )
 
 // Sender delivers events with bounded retries.
@@ -26,8 +28,9 @@ type SenderOptions struct {
 	// Tries is the most attempts per event; default 5.
 	Tries int
 	// Token returns the sender's bearer token (auth.FileToken.Token),
-	// presented on every request so the consumer knows who sends; nil
-	// sends none (consumers then answer 401).
+	// presented on every request, in the Authorization header and in the
+	// event's auth.TokenExtension (which survives a Broker), so the
+	// consumer knows who sends; nil sends none (consumers then answer 401).
 	Token func() (string, error)
 }
 
@@ -91,7 +94,10 @@ func permanent(code int) bool {
 	return code >= 400 && code < 500
 }
 
-// bearer is a RoundTripper that presents the sender's token.
+// bearer is a RoundTripper that presents the sender's token, both as the
+// Authorization header (for a consumer the event goes to directly) and as
+// the event's auth.TokenExtension (for one behind a Broker). Events are
+// sent in binary mode, where an extension is a Ce- header.
 type bearer struct {
 	next  http.RoundTripper
 	token func() (string, error)
@@ -105,6 +111,7 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+t)
+	r.Header.Set(auth.TokenHeader, t)
 	next := b.next
 	if next == nil {
 		next = http.DefaultTransport

@@ -67,6 +67,9 @@ func NewServer(name string, h Handler, a Authenticator, meter metric.Meter, logg
 // the answer.
 func (s *Server) receive(ctx context.Context, e cloudevents.Event) protocol.Result {
 	start := time.Now()
+	// The sender's token was checked before the event was read; no handler,
+	// log or reply needs it.
+	e.SetExtension(auth.TokenExtension, nil)
 	id, _ := auth.FromContext(ctx)
 	log := s.logger.With(zap.String("type", e.Type()), zap.String("id", e.ID()), zap.String("subject", e.Subject()),
 		zap.Stringer("sender", id))
@@ -88,8 +91,9 @@ func (s *Server) receive(ctx context.Context, e cloudevents.Event) protocol.Resu
 }
 
 // authenticate establishes the sender of every request before next reads
-// it: 413 for a body over MaxBody, 401 without a valid token, 503 when the
-// API server cannot say.
+// it: 413 for a body over MaxBody, 401 without a valid token (the event's
+// auth.TokenExtension, or the Authorization header's), 503 when the API
+// server cannot say.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -103,7 +107,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			refuse(http.StatusRequestEntityTooLarge, authTooLarge, fmt.Sprintf("request body larger than %d bytes", s.MaxBody))
 			return
 		}
-		id, err := s.auth.Authenticate(ctx, auth.BearerToken(r.Header))
+		id, err := s.auth.Authenticate(ctx, auth.SenderToken(r.Header))
 		switch {
 		case errors.Is(err, auth.ErrUnauthenticated):
 			// The reason, never the token.

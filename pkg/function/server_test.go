@@ -83,6 +83,33 @@ func TestServerAnswers(t *testing.T) {
 	}
 }
 
+// Through a Broker the Authorization header holds the Broker's own
+// credentials, if any; the sender's token is the event's extension, which
+// wins, and which the handler never sees.
+func TestServerTakesTheSendersTokenFromTheEvent(t *testing.T) {
+	tests := []struct {
+		name, header, extension string
+		wantCode                int
+	}{
+		{"the sender's token in the event, the Broker's in the header", "broker-oidc", "good", http.StatusAccepted},
+		{"the sender's token in the event only", "", "good", http.StatusAccepted},
+		{"a forged token in the event is not rescued by a good header", "good", "forged", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var seen cloudevents.Event
+			srv := functest.Serve(t, "test", func(_ context.Context, e cloudevents.Event) error { seen = e; return nil }, tokens, nil)
+			e := event(events.DataPodPhase)
+			e.SetExtension(auth.TokenExtension, tt.extension)
+			code, msg := srv.Send(t, tt.header, e)
+			assert.Equal(t, tt.wantCode, code, msg)
+			if code == http.StatusAccepted {
+				assert.NotContains(t, seen.Extensions(), auth.TokenExtension, "the handler never holds the token")
+			}
+		})
+	}
+}
+
 // reviewFailing is an Authenticator whose API server is down.
 type reviewFailing struct{}
 
