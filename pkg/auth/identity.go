@@ -32,6 +32,9 @@ type Identity struct {
 	UID string
 	// Groups are the user's groups.
 	Groups []string
+	// Extra are the user's extra fields (for a projected token, the pod
+	// and node it is bound to).
+	Extra map[string][]string
 	// ServiceAccount is set when the sender is a ServiceAccount.
 	ServiceAccount *ServiceAccount
 	// Pod is set when the token is bound to a pod: the pod it was
@@ -59,6 +62,12 @@ func ServiceAccountUser(ns, name string) string {
 // identityOf reads the identity out of a TokenReview's user.
 func identityOf(u authenticationv1.UserInfo) Identity {
 	id := Identity{Username: u.Username, UID: u.UID, Groups: u.Groups}
+	if len(u.Extra) > 0 {
+		id.Extra = make(map[string][]string, len(u.Extra))
+		for k, v := range u.Extra {
+			id.Extra[k] = []string(v)
+		}
+	}
 	if rest, ok := strings.CutPrefix(u.Username, serviceAccountPrefix); ok {
 		if ns, name, ok := strings.Cut(rest, ":"); ok && ns != "" && name != "" {
 			id.ServiceAccount = &ServiceAccount{Namespace: ns, Name: name}
@@ -76,6 +85,19 @@ func first(v authenticationv1.ExtraValue) string {
 		return ""
 	}
 	return v[0]
+}
+
+// UserInfo is the identity as the API server's reviews take it (a
+// SubjectAccessReview asked on the sender's behalf).
+func (i Identity) UserInfo() authenticationv1.UserInfo {
+	u := authenticationv1.UserInfo{Username: i.Username, UID: i.UID, Groups: i.Groups}
+	if len(i.Extra) > 0 {
+		u.Extra = make(map[string]authenticationv1.ExtraValue, len(i.Extra))
+		for k, v := range i.Extra {
+			u.Extra[k] = authenticationv1.ExtraValue(v)
+		}
+	}
+	return u
 }
 
 // String names the identity for logs: the user, and the pod for a

@@ -84,6 +84,7 @@ func TestAuthenticate(t *testing.T) {
 		{
 			name: "token bound to a data pod", token: pod, wantReviews: 1,
 			want: Identity{Username: "system:serviceaccount:vms:default", UID: "sa-2",
+				Extra:          map[string][]string{extraPodName: {"importer-disk"}, extraPodUID: {"pod-1"}},
 				ServiceAccount: &ServiceAccount{Namespace: "vms", Name: "default"},
 				Pod:            &Pod{Name: "importer-disk", UID: "pod-1"}},
 		},

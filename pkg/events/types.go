@@ -1,5 +1,7 @@
 package events
 
+import "slices"
+
 // Prefix starts every event type of cdi-functions.
 const Prefix = "com.github.cdi-functions."
 
@@ -34,17 +36,14 @@ const (
 	ClaimDeleting = Prefix + "claim.deleting.v1"
 )
 
-// Types lists every event type, for routing tables and their tests.
-var Types = []string{ImportRequested, UploadRequested, CloneRequested, DataPodProgress, DataPodPhase, ClaimDeleting}
+// Types lists every event type, for routing tables and their tests,
+// that functions consume (the replies to external requests, ReplyTypes,
+// are not routed to any).
+var Types = []string{ImportRequested, UploadRequested, CloneRequested, DataPodProgress, DataPodPhase, ClaimDeleting, VolumeRequested}
 
-// Known reports whether typ is an event type of the catalogue.
+// Known reports whether typ is an event type a function consumes.
 func Known(typ string) bool {
-	for _, t := range Types {
-		if t == typ {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(Types, typ)
 }
 
 // Extension attributes set on every event, for Trigger filters.
