@@ -45,6 +45,25 @@ const (
 	CloneAuthorization = "cdi-functions.io/clone-authorization"
 )
 
+// The external request that made a claim, written by the requester when
+// it creates the claim (docs/events.md, "External triggers"). They tell
+// the same request arriving again (the same claim) from another one (409),
+// and where its replies go.
+const (
+	// RequestID is the id of the volume.requested event.
+	RequestID = "cdi-functions.io/request-id"
+	// RequestSource is that event's source.
+	RequestSource = "cdi-functions.io/request-source"
+	// RequestedBy is the user who sent it, as TokenReview vouched.
+	RequestedBy = "cdi-functions.io/requested-by"
+	// RequestDigest identifies what it asked (events.VolumeRequestedPayload.Digest).
+	RequestDigest = "cdi-functions.io/request-digest"
+	// ReplyTo is where its replies go without a Broker: an http(s) URL of
+	// a Service in the claim's namespace (pkg/reply checks it again before
+	// every send: anyone who may edit the claim may edit it).
+	ReplyTo = "cdi-functions.io/reply-to"
+)
+
 // Status annotations, written by the updater.
 const (
 	// PodPhase is the phase of the work: Pending, Running, Succeeded or

@@ -67,6 +67,11 @@ func (s *Sender) Send(ctx context.Context, e cloudevents.Event) error {
 	if err != nil {
 		return err
 	}
+	return s.SendTo(ctx, target, e)
+}
+
+// SendTo delivers e to target, retrying as Send does.
+func (s *Sender) SendTo(ctx context.Context, target string, e cloudevents.Event) error {
 	ctx = cloudevents.ContextWithTarget(ctx, target)
 	// The sdk counts retries after the first attempt.
 	ctx = cloudevents.ContextWithRetriesExponentialBackoff(ctx, s.backoff, s.tries-1)

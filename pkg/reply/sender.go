@@ -1,0 +1,58 @@
+package reply
+
+import (
+	"context"
+	"fmt"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/cdi-functions/cdi-functions/pkg/events"
+)
+
+// EnvSink is the environment variable naming the Broker replies go to;
+// without it, each reply goes to its request's own reply URL.
+const EnvSink = "REPLY_SINK"
+
+// Sender sends replies, without credentials, with the retries of
+// events.Sender.
+type Sender struct {
+	sink string
+	send *events.Sender
+}
+
+// NewSender returns a Sender to sink (a Broker; "" to use each request's
+// reply URL).
+func NewSender(sink string) (*Sender, error) {
+	s, err := events.NewSender(func() events.Routes { return events.Routes{} }, events.SenderOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("reply sender: %w", err)
+	}
+	return &Sender{sink: sink, send: s}, nil
+}
+
+// Target is where a reply about a claim of namespace goes: the Broker, or
+// replyTo when it is a valid target (CheckTarget); "" when there is none.
+// err says why a replyTo was not taken.
+func (s *Sender) Target(replyTo, namespace string) (string, error) {
+	if s.sink != "" {
+		return s.sink, nil
+	}
+	if replyTo == "" {
+		return "", nil
+	}
+	if err := CheckTarget(replyTo, namespace); err != nil {
+		return "", err
+	}
+	return replyTo, nil
+}
+
+// Send delivers reply e about a claim of namespace whose request named
+// replyTo. With nowhere to go it does nothing; an invalid replyTo is an
+// error and nothing is sent.
+func (s *Sender) Send(ctx context.Context, e cloudevents.Event, replyTo, namespace string) error {
+	target, err := s.Target(replyTo, namespace)
+	if err != nil || target == "" {
+		return err
+	}
+	return s.send.SendTo(ctx, target, e)
+}
