@@ -198,3 +198,18 @@ func ValidateClone(ann map[string]string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ValidateAll reports every problem of the requests a claim's annotations
+// ann make (an import, an upload, a clone), each naming its annotation:
+// what a claim made by an external request is checked with before it is
+// created.
+func ValidateAll(ann map[string]string) error {
+	var errs []error
+	if r, ok := ImportRequestOf(ann); ok {
+		errs = append(errs, r.Validate())
+	}
+	if _, ok := UploadRequestOf(ann); ok {
+		errs = append(errs, ValidateUpload(ann))
+	}
+	return errors.Join(append(errs, ValidateClone(ann))...)
+}

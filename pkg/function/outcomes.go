@@ -8,8 +8,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// The outcomes of an event at a function that makes data pods (the
-// importer, the uploader, the cloner): the "outcome" attribute of its
+// The outcomes of an event at a function that makes objects (the
+// importer, the uploader, the cloner, the requester): the "outcome" attribute of its
 // events counter (NewOutcomes).
 const (
 	// OutcomeCreated: the data pods were made.
@@ -28,6 +28,9 @@ const (
 	OutcomeMalformed = "malformed"
 	// OutcomeForbidden: the sender may not ask for this.
 	OutcomeForbidden = "forbidden"
+	// OutcomeConflict: the request contradicts what exists (a claim made
+	// by another request).
+	OutcomeConflict = "conflict"
 	// OutcomeRetry: API trouble; the event is retried.
 	OutcomeRetry = "retry"
 )

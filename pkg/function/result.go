@@ -33,6 +33,27 @@ func Permanent(err error) error {
 	return &permanentError{err: err}
 }
 
+// conflictError marks a request that contradicts what exists.
+type conflictError struct{ err error }
+
+func (c *conflictError) Error() string { return c.err.Error() }
+func (c *conflictError) Unwrap() error { return c.err }
+
+// Conflict marks err as a conflict with what exists (a claim made by
+// another request): the event is answered with 409 Conflict.
+func Conflict(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &conflictError{err: err}
+}
+
+// IsConflict reports whether err was marked with Conflict.
+func IsConflict(err error) bool {
+	var c *conflictError
+	return errors.As(err, &c)
+}
+
 // IsPermanent reports whether err was marked with Permanent.
 func IsPermanent(err error) bool {
 	var p *permanentError
@@ -48,6 +69,8 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden
+	case IsConflict(err):
+		return http.StatusConflict
 	case IsPermanent(err):
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

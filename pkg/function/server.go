@@ -82,7 +82,7 @@ func (s *Server) receive(ctx context.Context, e cloudevents.Event) protocol.Resu
 	case errors.Is(err, auth.ErrForbidden):
 		s.metrics.authOutcome(ctx, authForbidden)
 		log.Warnw("refused: the sender may not ask for this", zap.Error(err))
-	case IsPermanent(err):
+	case IsPermanent(err), IsConflict(err):
 		log.Warnw("rejected", zap.Error(err))
 	default:
 		log.Errorw("failed, will be retried", zap.Error(err))

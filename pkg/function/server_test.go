@@ -48,6 +48,7 @@ func TestServerAnswers(t *testing.T) {
 	}{
 		{"handled", "good", events.DataPodPhase, nil, http.StatusAccepted, true, "authenticated", events.DataPodPhase},
 		{"permanent", "good", events.DataPodPhase, function.Permanent(errors.New("bad request")), http.StatusBadRequest, true, "authenticated", events.DataPodPhase},
+		{"conflict", "good", events.DataPodPhase, function.Conflict(errors.New("made by another request")), http.StatusConflict, true, "authenticated", events.DataPodPhase},
 		{"transient", "good", events.DataPodPhase, errors.New("conflict, try again"), http.StatusInternalServerError, true, "authenticated", events.DataPodPhase},
 		{"cancelled", "good", events.DataPodPhase, context.Canceled, http.StatusServiceUnavailable, true, "authenticated", events.DataPodPhase},
 		{"forbidden", "good", events.DataPodPhase, auth.Forbidden("not your claim"), http.StatusForbidden, true, "forbidden", events.DataPodPhase},
