@@ -32,7 +32,7 @@ setup: ## install the Debian packages and Go tools the build and tests need
 build: ## build every program into ./bin/
 	@mkdir -p $(BIN)
 	$(DATAMOVER_ENV) $(GO) build $(DATAMOVER_FLAGS) -o $(BIN)/datamover ./functions/datamover
-	$(GO) build -o $(BIN)/ ./eventsource ./functions/importer ./functions/uploader ./functions/cloner ./functions/updater \
+	$(GO) build -o $(BIN)/ ./eventsource ./functions/importer ./functions/uploader ./functions/cloner ./functions/requester ./functions/updater \
 		./uploadproxy ./tokenapi ./webhook ./hack/fileserver
 	$(GO) build -o $(BIN)/cdictl ./cmd/cdictl
 	ln -sf cdictl $(BIN)/kubectl-cdictl

@@ -96,13 +96,16 @@ func TestKnativeProfileMatchesRoutingTable(t *testing.T) {
 		}
 	}
 	profile := manifests(t, "knative")
-	services := map[string]bool{}
+	services := map[string]bool{} // the plain profile's: Triggers subscribe them
+	for _, o := range manifests(t, ".") {
+		if o.Kind == "Service" {
+			services[o.Metadata.Name] = true
+		}
+	}
 	brokers := map[string]bool{}
 	triggers := map[string]string{} // event type -> subscriber
 	for _, o := range profile {
 		switch o.Kind {
-		case "Service":
-			services[o.Metadata.Name] = true
 		case "Broker":
 			brokers[o.Metadata.Name] = true
 		case "Trigger":
@@ -110,6 +113,7 @@ func TestKnativeProfileMatchesRoutingTable(t *testing.T) {
 			require.NotEmpty(t, typ, "trigger %s filters on type", o.Metadata.Name)
 			_, dup := triggers[typ]
 			require.False(t, dup, "two triggers for %s would deliver it twice", typ)
+			assert.Equal(t, "Service", o.Spec.Subscriber.Ref.Kind, "trigger %s delivers to a Service", o.Metadata.Name)
 			triggers[typ] = o.Spec.Subscriber.Ref.Name
 			assert.True(t, brokers[o.Spec.Broker] || o.Spec.Broker == "default", "trigger %s uses a broker of the profile", o.Metadata.Name)
 		}
@@ -117,8 +121,8 @@ func TestKnativeProfileMatchesRoutingTable(t *testing.T) {
 	for _, typ := range events.Types {
 		sub, ok := triggers[typ]
 		if assert.True(t, ok, "a Trigger routes %s", typ) {
-			assert.True(t, services[sub], "the subscriber %s of %s is a Knative Service of the profile", sub, typ)
-			assert.Equal(t, function(t, table[typ]), sub, "%s goes to the same function with and without Knative", typ)
+			assert.True(t, services[sub], "the subscriber %s of %s is a Service of config/", sub, typ)
+			assert.Equal(t, "cdi-"+function(t, table[typ]), sub, "%s goes to the same function with and without Knative", typ)
 		}
 	}
 	assert.Len(t, triggers, len(events.Types), "no Trigger for a type outside the catalogue")

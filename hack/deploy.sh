@@ -18,7 +18,7 @@ command -v ko >/dev/null || make --no-print-directory ko-install
 echo "==> ko apply -f config/ (KO_DOCKER_REPO=${KO_DOCKER_REPO:?set KO_DOCKER_REPO for a remote cluster})"
 ko apply -f config/ 2>&1 | grep -vE '^\s*$' | sed 's/^/    /' | tail -n 40
 echo "==> waiting for the components"
-for d in cdi-eventsource cdi-importer cdi-uploader cdi-cloner cdi-updater cdi-tokenapi cdi-uploadproxy cdi-webhook; do
+for d in cdi-eventsource cdi-importer cdi-uploader cdi-cloner cdi-requester cdi-updater cdi-tokenapi cdi-uploadproxy cdi-webhook; do
 	kubectl -n cdi rollout status "deployment/${d}" --timeout=180s
 done
 # The clone webhook is Ready once it serves its certificate, but the API

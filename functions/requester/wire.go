@@ -9,10 +9,10 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/reply"
 )
 
-// newHandler builds the requester from its environment: REPLY_SINK (the
-// Broker, if any) for its replies.
+// newHandler builds the requester from its environment: REPLY_SINK or
+// K_SINK (the Broker, if any) for its replies.
 func newHandler(_ context.Context, env function.Env) (function.Handler, error) {
-	replies, err := reply.NewSender(env.Getenv(reply.EnvSink))
+	replies, err := reply.NewSender(reply.SinkFrom(env.Getenv))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
 	"github.com/cdi-functions/cdi-functions/pkg/reason"
+	"github.com/cdi-functions/cdi-functions/pkg/reply"
 	"github.com/cdi-functions/cdi-functions/pkg/record"
 )
 
@@ -44,6 +46,10 @@ type updater struct {
 	// owners caches the claim UID of data pods by pod UID (see
 	// authorize), so progress events cost no pod lookup.
 	owners *cache.LRUExpireCache
+	// reply tells the system that asked for a claim (an external
+	// request) its outcome (reply.Sender.Send).
+	reply func(ctx context.Context, e cloudevents.Event, replyTo, namespace string) error
+	now   func() time.Time
 }
 
 // senders names the components whose events the updater takes.
@@ -70,6 +76,11 @@ func newHandler(_ context.Context, env function.Env) (function.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	replies, err := reply.NewSender(reply.SinkFrom(env.Getenv))
+	if err != nil {
+		return nil, err
+	}
+	u.reply = replies.Send
 	return u.handle, nil
 }
 
@@ -83,6 +94,8 @@ func newUpdater(kube kubernetes.Interface, meter metric.Meter, s senders, now fu
 		kube: kube, tries: maxTries, metrics: m, senders: s,
 		recorder: record.New(kube, "cdi-updater", "cdi-functions.io/updater", "cdi-updater", now),
 		owners:   cache.NewLRUExpireCache(ownersCacheSize),
+		reply:    func(context.Context, cloudevents.Event, string, string) error { return nil },
+		now:      now,
 	}, nil
 }
 
@@ -202,6 +215,15 @@ func (u *updater) apply(ctx context.Context, ref events.Claim, pod events.Pod, c
 			inc(ctx, u.metrics.ignored, attribute.String("why", ignoredNoChange))
 		}
 
+		// The outcome of a claim an external request made goes back to
+		// its sender, again when the final event comes again (the same
+		// reply id): a reply that could not be sent fails the event, whose
+		// sender sends it again.
+		if c.final() && annotations.Final(next.Phase) {
+			if err := u.replyOutcome(ctx, claim, next); err != nil {
+				return err
+			}
+		}
 		// A final event means the data pod is done (or, failed for good,
 		// would be restarted by the kubelet forever). Deleting it is
 		// idempotent, so a resent final event retries a failed delete.
@@ -222,6 +244,38 @@ func (u *updater) apply(ctx context.Context, ref events.Claim, pod events.Pod, c
 		return nil
 	}
 	return fmt.Errorf("claim %s/%s: still conflicting after %d tries", ref.Namespace, ref.Name, u.tries)
+}
+
+// replyOutcome sends events.VolumeSucceeded or events.VolumeFailed for a
+// claim made by an external request (annotations.RequestID); nothing for
+// other claims.
+func (u *updater) replyOutcome(ctx context.Context, claim *corev1.PersistentVolumeClaim, st annotations.Status) error {
+	id, ok := claim.Annotations[annotations.RequestID]
+	if !ok {
+		return nil
+	}
+	typ := events.VolumeSucceeded
+	if st.Phase != annotations.PhaseSucceeded {
+		typ = events.VolumeFailed
+	}
+	e, err := events.NewVolumeReply(typ, events.VolumeReplyPayload{
+		RequestID: id, RequestSource: claim.Annotations[annotations.RequestSource],
+		Claim:  events.Claim{Namespace: claim.Namespace, Name: claim.Name, UID: string(claim.UID)},
+		Reason: st.Reason, Message: st.Message,
+	}, u.now())
+	if err != nil {
+		return err
+	}
+	if err := u.reply(ctx, e, claim.Annotations[annotations.ReplyTo], claim.Namespace); err != nil {
+		if errors.Is(err, events.ErrRejected) {
+			// The receiver refused the reply for good: sending it again
+			// would not help.
+			logging.FromContext(ctx).Warnw("the reply was refused", zap.String("reply", typ), zap.Error(err))
+			return nil
+		}
+		return fmt.Errorf("reply %s for request %q: %w", typ, id, err)
+	}
+	return nil
 }
 
 // statusKeys are the annotations decide owns.

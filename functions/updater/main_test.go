@@ -28,7 +28,7 @@ func TestServed(t *testing.T) {
 	pod := gen.DataPod(golden, gen.PodPhase(corev1.PodRunning))
 	cs := fake.NewClientset(golden, pod)
 	meter := functest.NewMeter()
-	h, err := newHandler(context.Background(), function.Env{Name: "updater", Kube: cs, Namespace: "cdi", Meter: meter})
+	h, err := newHandler(context.Background(), function.Env{Name: "updater", Kube: cs, Namespace: "cdi", Meter: meter, Getenv: func(string) string { return "" }})
 	require.NoError(t, err)
 	srv := functest.Serve(t, "updater", h, functest.Tokens{"source": eventSource, "pod": podIdentity(pod)}, meter)
 

@@ -18,8 +18,9 @@ import (
 const (
 	// SettingImage is the data mover's image (required).
 	SettingImage = "DATAMOVER_IMAGE"
-	// SettingSink is where data pods send their events (the updater);
-	// K_SINK is used when it is empty.
+	// SettingSink is where data pods send their events (the updater)
+	// without a Broker; K_SINK (a SinkBinding's Broker, config/knative/)
+	// wins over it, as it does over the event source's routing table.
 	SettingSink = "DATAMOVER_SINK"
 	// SettingPullPolicy is the data pods' image pull policy (default
 	// IfNotPresent).
@@ -76,8 +77,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if cfg.Image == "" {
 		errs = append(errs, fmt.Errorf("%s is not set: the data mover's image is required", SettingImage))
 	}
-	if cfg.Sink == "" {
-		cfg.Sink = getenv(sinkEnv)
+	if k := getenv(sinkEnv); k != "" {
+		cfg.Sink = k
 	}
 	if cfg.Sink != "" {
 		if err := checkURL(cfg.Sink); err != nil {

@@ -30,10 +30,10 @@ func TestConfigFromEnv(t *testing.T) {
 			},
 		},
 		{
-			name: "DATAMOVER_SINK wins over K_SINK",
+			name: "K_SINK (the SinkBinding's Broker) wins over DATAMOVER_SINK",
 			env:  map[string]string{"DATAMOVER_IMAGE": "img", "DATAMOVER_SINK": "http://a.example", "K_SINK": "http://b.example"},
 			check: func(t *testing.T, c configView) {
-				assert.Equal(t, "http://a.example", c.sink)
+				assert.Equal(t, "http://b.example", c.sink)
 			},
 		},
 		{

@@ -9,9 +9,19 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 )
 
-// EnvSink is the environment variable naming the Broker replies go to;
-// without it, each reply goes to its request's own reply URL.
+// EnvSink is the environment variable naming the Broker replies go to
+// (K_SINK, a SinkBinding's, is used when it is unset); without either,
+// each reply goes to its request's own reply URL.
 const EnvSink = "REPLY_SINK"
+
+// SinkFrom is the reply sink of a function's environment: REPLY_SINK,
+// else K_SINK, else "".
+func SinkFrom(getenv func(string) string) string {
+	if s := getenv(EnvSink); s != "" {
+		return s
+	}
+	return getenv(events.SinkEnv)
+}
 
 // Sender sends replies, without credentials, with the retries of
 // events.Sender.
