@@ -24,8 +24,8 @@ import (
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
 	"github.com/cdi-functions/cdi-functions/pkg/reason"
-	"github.com/cdi-functions/cdi-functions/pkg/reply"
 	"github.com/cdi-functions/cdi-functions/pkg/record"
+	"github.com/cdi-functions/cdi-functions/pkg/reply"
 )
 
 // maxTries bounds the GET → decide → PATCH rounds of one event when the
