@@ -146,9 +146,17 @@ func (q *Requester) answer(ctx context.Context, r request, claim events.Claim, e
 	if claim.Namespace == "" || claim.Name == "" {
 		return // a malformed request names no claim to reply about
 	}
+	// Before the sender is known to be allowed (400, 403), its replyTo is
+	// not used: an outsider must not make the requester call Services of
+	// a namespace it has no rights in. Such rejections reach a Broker
+	// only, and the sender reads them in the answer.
+	replyTo := r.Payload.ReplyTo
+	if p.Status == 400 || p.Status == 403 {
+		replyTo = ""
+	}
 	e, berr := events.NewVolumeReply(typ, p, q.now())
 	if berr == nil {
-		berr = q.reply(ctx, e, r.Payload.ReplyTo, claim.Namespace)
+		berr = q.reply(ctx, e, replyTo, claim.Namespace)
 	}
 	if berr != nil {
 		logging.FromContext(ctx).Warnw("could not reply", zap.String("reply", typ), zap.Error(berr))

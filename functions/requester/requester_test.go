@@ -97,7 +97,7 @@ type sent struct {
 }
 
 func TestHandle(t *testing.T) {
-	plain := payload()
+	plain := payload(withReplyTo("http://ci-events.vms.svc.cluster.local/"))
 	tests := []struct {
 		name        string
 		token       string
@@ -146,7 +146,7 @@ func TestHandle(t *testing.T) {
 		wantCode: http.StatusBadRequest, wantReply: events.VolumeRejected, wantStatus: 400, wantOutcome: "refused",
 		wantErrors: []string{`size: "lots" is not a quantity`, `volumeMode: "Tape"`, `source.import.endpoint: scheme "ftp"`, "source.import.checksum:"},
 	}, {
-		name: "a sender who may not create claims there: 403", token: otherToken, id: "r1", payload: plain,
+		name: "a sender who may not create claims there: 403, its replyTo is not called", token: otherToken, id: "r1", payload: plain,
 		wantCode: http.StatusForbidden, wantReply: events.VolumeRejected, wantStatus: 403, wantOutcome: "forbidden",
 		wantErrors:  []string{"may not create persistentvolumeclaims in namespace vms"},
 		wantActions: []string{"create subjectaccessreviews"},
@@ -175,6 +175,11 @@ func TestHandle(t *testing.T) {
 				assert.Equal(t, "vms", ns)
 				assert.Equal(t, tt.id, e.Extensions()[events.ExtensionRequestID])
 				replies = append(replies, sent{typ: e.Type(), payload: p, replyTo: replyTo})
+				if p.Status == 400 || p.Status == 403 {
+					assert.Empty(t, replyTo, "an unauthorized sender's replyTo is never called")
+				} else {
+					assert.Equal(t, tt.payload.ReplyTo, replyTo)
+				}
 				return nil
 			}
 			meter := functest.NewMeter()
