@@ -69,6 +69,7 @@ func testClones(t *testing.T) {
 			requireSourceUntouched(t, ns, "golden", im.raw)
 		})
 		t.Run("CrossNamespaceNeedsTheCloneSourcerRole", func(t *testing.T) { testCloneAuthorization(t, im, url) })
+		t.Run("ExternalRequests", func(t *testing.T) { testExternalRequests(t, im, url) })
 		t.Run("ForgedAuthorizationRefusedAtAdmission", func(t *testing.T) { testForgedAuthorization(t, im, url) })
 		t.Run("SourceMissingThenImported", func(t *testing.T) {
 			t.Parallel()
