@@ -210,7 +210,7 @@ func replyReceiver(t *testing.T, ns, name string) *replies {
 	ctx := context.Background()
 	_, err = e2e.client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt(port)}}},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt(port)}}},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = e2e.client.DiscoveryV1().EndpointSlices(ns).Create(ctx, &discoveryv1.EndpointSlice{
