@@ -105,3 +105,4 @@ clean: ## remove build output
 	rm -rf $(BIN)
 
 -include hack/cluster.mk
+-include hack/knative.mk
