@@ -55,7 +55,8 @@ FUZZ_TARGETS := \
 	./pkg/uploadtoken:FuzzVerify:20000 \
 	./pkg/uploadproxy/tus:FuzzHeaders:300000 \
 	./pkg/clonestream:FuzzReceive:15000 \
-	./pkg/cloneauth:FuzzVerify:10000
+	./pkg/cloneauth:FuzzVerify:10000 \
+	./functions/requester:FuzzValidate:20000
 
 fuzz: ## run each fuzz target for its iteration count (times FUZZ_SCALE)
 	@set -e; for t in $(FUZZ_TARGETS); do \
