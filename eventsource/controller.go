@@ -69,7 +69,9 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 	if tokenFile == "" {
 		tokenFile = auth.TokenFile
 	}
-	sender, err := events.NewSender(routes.Routes, events.SenderOptions{Token: auth.NewFileToken(tokenFile).Token})
+	// Through a Broker with OIDC the SinkBinding mounts the Broker's token.
+	sender, err := events.NewSender(routes.Routes, events.SenderOptions{
+		Token: auth.NewFileToken(tokenFile).Token, SinkToken: auth.OptionalFileToken(auth.SinkTokenFile)})
 	if err != nil {
 		logger.Fatalw("Creating the event sender", "error", err)
 	}

@@ -146,7 +146,7 @@ func TestContractNames(t *testing.T) {
 	for _, name := range []string{
 		datapod.EnvSource, datapod.EnvTarget, datapod.EnvContentType, datapod.EnvSize, datapod.EnvChecksum,
 		datapod.EnvS3Endpoint, datapod.EnvSecretDir, datapod.EnvCertDir, datapod.EnvScratch, datapod.EnvSink,
-		datapod.EnvTokenFile, datapod.EnvClaimNamespace, datapod.EnvClaimName, datapod.EnvClaimUID,
+		datapod.EnvTokenFile, datapod.EnvSinkTokenFile, datapod.EnvClaimNamespace, datapod.EnvClaimName, datapod.EnvClaimUID,
 		datapod.EnvPodName, datapod.EnvPodUID, datapod.EnvTerminationLog, datapod.EnvEgressDeny, datapod.EnvEgressAllow,
 	} {
 		assert.Truef(t, known[name], "%s is in the contract but the data mover does not read it", name)

@@ -27,6 +27,7 @@ type reportFlags struct {
 	podName        string
 	podUID         string
 	tokenFile      string
+	sinkTokenFile  string
 	terminationLog string
 }
 
@@ -38,6 +39,7 @@ func (f *reportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.podName, "pod-name", "", "name of this data pod, for events")
 	fs.StringVar(&f.podUID, "pod-uid", "", "UID of this data pod, for events")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token presented to the sink (a projected ServiceAccount token; re-read as the kubelet renews it)")
+	fs.StringVar(&f.sinkTokenFile, "sink-token-file", "", "file holding the sink's own bearer token (a Broker with OIDC); --token-file's then travels in the event's authtoken extension only")
 	fs.StringVar(&f.terminationLog, "termination-log", "", "file to write the final error to (a pod's /dev/termination-log)")
 }
 
@@ -69,7 +71,11 @@ func newReporter(f reportFlags, out reason.Outcomes, getenv func(string) string,
 	if f.tokenFile != "" {
 		token = auth.NewFileToken(f.tokenFile).Token
 	}
-	s, err := events.NewSender(func() events.Routes { return events.Routes{Sink: sink} }, events.SenderOptions{Token: token})
+	var sinkToken func() (string, error)
+	if f.sinkTokenFile != "" {
+		sinkToken = auth.NewFileToken(f.sinkTokenFile).Token
+	}
+	s, err := events.NewSender(func() events.Routes { return events.Routes{Sink: sink} }, events.SenderOptions{Token: token, SinkToken: sinkToken})
 	if err != nil {
 		return nil, err
 	}

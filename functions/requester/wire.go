@@ -12,7 +12,7 @@ import (
 // newHandler builds the requester from its environment: REPLY_SINK or
 // K_SINK (the Broker, if any) for its replies.
 func newHandler(_ context.Context, env function.Env) (function.Handler, error) {
-	replies, err := reply.NewSender(reply.SinkFrom(env.Getenv))
+	replies, err := reply.FromEnv(env.Getenv, env.SinkToken)
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func newHandler(_ context.Context, env function.Env) (function.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	replies, err := reply.NewSender(reply.SinkFrom(env.Getenv))
+	replies, err := reply.FromEnv(env.Getenv, env.SinkToken)
 	if err != nil {
 		return nil, err
 	}

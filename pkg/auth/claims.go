@@ -3,6 +3,8 @@ package auth
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -65,4 +67,34 @@ func hasAudience(raw json.RawMessage, want string) bool {
 		}
 	}
 	return false
+}
+
+// TokenAudience returns the first audience of a JWT, without verifying it:
+// for a sender that must ask for tokens of the audience its own sink token
+// was issued for (the data pods of a function behind a Broker). Never use
+// it to trust a token.
+func TokenAudience(token string) (string, error) {
+	parts := strings.Split(strings.TrimSpace(token), ".")
+	if len(token) > maxTokenLength || len(parts) != 3 {
+		return "", errors.New("token is not a JWT")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fmt.Errorf("token is not a JWT: payload: %w", err)
+	}
+	var claims struct {
+		Aud json.RawMessage `json:"aud"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		return "", fmt.Errorf("token is not a JWT: payload: %w", err)
+	}
+	var one string
+	if json.Unmarshal(claims.Aud, &one) == nil && one != "" {
+		return one, nil
+	}
+	var many []string
+	if json.Unmarshal(claims.Aud, &many) == nil && len(many) > 0 && many[0] != "" {
+		return many[0], nil
+	}
+	return "", errors.New("token has no audience")
 }

@@ -56,3 +56,19 @@ func (f *FileToken) Token() (string, error) {
 	f.token, f.readAt = t, now
 	return t, nil
 }
+
+// SinkTokenFile is where a Knative SinkBinding mounts the OIDC token for
+// its sink's audience (the Broker's) when Knative's authentication-oidc
+// feature is on. A sender through a Broker presents it in the
+// Authorization header, for the Broker, and keeps its own token for
+// Audience in the event's TokenExtension, for the function behind it.
+const SinkTokenFile = "/oidc/token"
+
+// OptionalFileToken is NewFileToken(path).Token when path exists, nil when
+// it does not (a sink without OIDC takes no token).
+func OptionalFileToken(path string) func() (string, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	return NewFileToken(path).Token
+}

@@ -18,6 +18,10 @@ type Config struct {
 	// Sink is the URL the data mover sends its progress and phase events
 	// to (the updater's); empty sends none.
 	Sink string
+	// SinkAudience, when set, is the audience of the sink's own tokens (a
+	// Broker with Knative's OIDC on): data pods then get a second
+	// projected token, for it, at SinkTokenFile.
+	SinkAudience string
 	// S3Endpoint is the default endpoint for s3:// sources of claims that
 	// name none (annotations.S3Endpoint); empty means AWS.
 	S3Endpoint string

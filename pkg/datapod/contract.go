@@ -27,6 +27,7 @@ const (
 	EnvScratch        = EnvPrefix + "SCRATCH"
 	EnvSink           = EnvPrefix + "SINK"
 	EnvTokenFile      = EnvPrefix + "TOKEN_FILE"
+	EnvSinkTokenFile  = EnvPrefix + "SINK_TOKEN_FILE"
 	EnvClaimNamespace = EnvPrefix + "CLAIM_NAMESPACE"
 	EnvClaimName      = EnvPrefix + "CLAIM_NAME"
 	EnvClaimUID       = EnvPrefix + "CLAIM_UID"

@@ -22,6 +22,10 @@ const (
 	// without a Broker; K_SINK (a SinkBinding's Broker, config/knative/)
 	// wins over it, as it does over the event source's routing table.
 	SettingSink = "DATAMOVER_SINK"
+	// SettingSinkAudience is the audience of the tokens the sink (a
+	// Broker with OIDC) takes; by default that of the function's own
+	// sink token (auth.SinkTokenFile), if it has one.
+	SettingSinkAudience = "DATAMOVER_SINK_AUDIENCE"
 	// SettingPullPolicy is the data pods' image pull policy (default
 	// IfNotPresent).
 	SettingPullPolicy = "DATAMOVER_PULL_POLICY"
@@ -55,7 +59,8 @@ const (
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Image:       getenv(SettingImage),
-		Sink:        getenv(SettingSink),
+		Sink:         getenv(SettingSink),
+		SinkAudience: getenv(SettingSinkAudience),
 		S3Endpoint:  getenv(SettingS3Endpoint),
 		PullPolicy:  corev1.PullPolicy(getenv(SettingPullPolicy)),
 		EgressDeny:  getenv(SettingEgressDeny),

@@ -177,7 +177,10 @@ func dataPod(claim *corev1.PersistentVolumeClaim, cfg Config, kind, name string,
 		c.Env = append(c.Env,
 			corev1.EnvVar{Name: EnvSink, Value: cfg.Sink},
 			corev1.EnvVar{Name: EnvTokenFile, Value: auth.TokenFile})
-		volumes = append(volumes, tokenVolume())
+		if cfg.SinkAudience != "" {
+			c.Env = append(c.Env, corev1.EnvVar{Name: EnvSinkTokenFile, Value: SinkTokenFile})
+		}
+		volumes = append(volumes, tokenVolume(cfg.SinkAudience))
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volumeToken, MountPath: path.Dir(auth.TokenFile), ReadOnly: true})
 	}
 	c.Env = append(c.Env,
@@ -241,18 +244,28 @@ func securityContexts(privileged bool) (*corev1.PodSecurityContext, *corev1.Secu
 		}
 }
 
+// SinkTokenFile is where a data pod finds its token for the sink's
+// audience (Config.SinkAudience), next to auth.TokenFile.
+var SinkTokenFile = path.Join(path.Dir(auth.TokenFile), "sink-token")
+
 // tokenVolume projects a ServiceAccount token for auth.Audience, bound to
-// the pod (the kubelet renews it), readable only by the pod's user.
-func tokenVolume() corev1.Volume {
+// the pod (the kubelet renews it), readable only by the pod's user; and,
+// when sinkAudience is set, one for it at SinkTokenFile.
+func tokenVolume(sinkAudience string) corev1.Volume {
+	sources := []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+		Audience:          auth.Audience,
+		ExpirationSeconds: ptr.To[int64](auth.TokenExpirationSeconds),
+		Path:              path.Base(auth.TokenFile),
+	}}}
+	if sinkAudience != "" {
+		sources = append(sources, corev1.VolumeProjection{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+			Audience:          sinkAudience,
+			ExpirationSeconds: ptr.To[int64](auth.TokenExpirationSeconds),
+			Path:              path.Base(SinkTokenFile),
+		}})
+	}
 	return corev1.Volume{Name: volumeToken, VolumeSource: corev1.VolumeSource{
-		Projected: &corev1.ProjectedVolumeSource{
-			DefaultMode: ptr.To[int32](0o400),
-			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
-				Audience:          auth.Audience,
-				ExpirationSeconds: ptr.To[int64](auth.TokenExpirationSeconds),
-				Path:              path.Base(auth.TokenFile),
-			}}},
-		},
+		Projected: &corev1.ProjectedVolumeSource{DefaultMode: ptr.To[int32](0o400), Sources: sources},
 	}}
 }
 

@@ -214,6 +214,30 @@ func TestImportPodGolden(t *testing.T) {
 	}, p.Spec.Volumes, "the token for the updater is the system's own audience, bound to the pod")
 }
 
+// TestImportPodThroughAnOIDCBroker: with a sink audience the pod gets a
+// second token, for the Broker, and tells the data mover where it is.
+func TestImportPodThroughAnOIDCBroker(t *testing.T) {
+	cfg := testConfig
+	cfg.SinkAudience = "eventing.knative.dev/broker/cdi/default"
+	p := ImportPod(claim("golden-pvc"), request(), cfg)
+	assert.Equal(t, "/var/run/secrets/cdi-functions/sink-token", env(t, p)["DATAMOVER_SINK_TOKEN_FILE"])
+	var projected []corev1.ServiceAccountTokenProjection
+	for _, v := range p.Spec.Volumes {
+		if v.Projected != nil {
+			for _, s := range v.Projected.Sources {
+				projected = append(projected, *s.ServiceAccountToken)
+			}
+		}
+	}
+	assert.Equal(t, []corev1.ServiceAccountTokenProjection{
+		{Audience: "cdi-functions", ExpirationSeconds: ptr.To[int64](600), Path: "token"},
+		{Audience: "eventing.knative.dev/broker/cdi/default", ExpirationSeconds: ptr.To[int64](600), Path: "sink-token"},
+	}, projected)
+
+	_, set := env(t, ImportPod(claim("golden-pvc"), request(), testConfig))["DATAMOVER_SINK_TOKEN_FILE"]
+	assert.False(t, set, "no sink audience, no sink token")
+}
+
 // TestImportPodSecurityLevels evaluates the pods with the Pod Security
 // admission library itself: restricted by default (Block claims too),
 // privileged only when configured.

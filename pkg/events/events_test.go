@@ -151,6 +151,46 @@ func TestSenderPresentsToken(t *testing.T) {
 	assert.Len(t, got, 2, "nothing sent without credentials")
 }
 
+func TestSenderThroughAnOIDCBroker(t *testing.T) {
+	type seen struct{ authorization, extension string }
+	var got []seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, seen{r.Header.Get("Authorization"), r.Header.Get("Ce-Authtoken")})
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	own := func() (string, error) { return "own", nil }
+	broker := func() (string, error) { return "broker", nil }
+	tests := []struct {
+		name string
+		opts SenderOptions
+		want seen
+	}{
+		{name: "own and sink token: the Broker's in the header, the own in the event", opts: SenderOptions{Token: own, SinkToken: broker}, want: seen{"Bearer broker", "own"}},
+		{name: "sink token alone (a reply): no extension", opts: SenderOptions{SinkToken: broker}, want: seen{"Bearer broker", ""}},
+		{name: "own token alone: both places", opts: SenderOptions{Token: own}, want: seen{"Bearer own", "own"}},
+		{name: "neither", opts: SenderOptions{}, want: seen{}},
+	}
+	e, err := NewImportRequested(ImportRequestedPayload{Claim: claim}, time.Now())
+	require.NoError(t, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got = nil
+			s, err := NewSender(func() Routes { return Routes{Sink: srv.URL} }, tt.opts)
+			require.NoError(t, err)
+			require.NoError(t, s.Send(context.Background(), e))
+			assert.Equal(t, []seen{tt.want}, got)
+		})
+	}
+
+	failing, err := NewSender(func() Routes { return Routes{Sink: srv.URL} }, SenderOptions{Tries: 1, Token: own,
+		SinkToken: func() (string, error) { return "", errors.New("no sink token file") }})
+	require.NoError(t, err)
+	got = nil
+	assert.ErrorContains(t, failing.Send(context.Background(), e), "no sink token file")
+	assert.Empty(t, got, "nothing sent without the sink's credentials")
+}
+
 func TestClaimCheck(t *testing.T) {
 	assert.NoError(t, Claim{Namespace: "ns", Name: "c", UID: "u"}.Check())
 	err := Claim{Name: "c"}.Check()

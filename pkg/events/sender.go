@@ -32,15 +32,20 @@ type SenderOptions struct {
 	// event's auth.TokenExtension (which survives a Broker), so the
 	// consumer knows who sends; nil sends none (consumers then answer 401).
 	Token func() (string, error)
+	// SinkToken, when set, returns the token of the sink itself (a
+	// Broker with OIDC: auth.SinkTokenFile, a SinkBinding's) and takes
+	// Token's place in the Authorization header; Token then travels in
+	// the extension alone.
+	SinkToken func() (string, error)
 }
 
 // NewSender returns a Sender that looks routes up on every send, so a
 // reloaded routing table takes effect at once.
 func NewSender(routes func() Routes, opts SenderOptions) (*Sender, error) {
 	var httpOpts []cehttp.Option
-	if opts.Token != nil {
+	if opts.Token != nil || opts.SinkToken != nil {
 		httpOpts = append(httpOpts, cehttp.WithRoundTripperDecorator(func(rt http.RoundTripper) http.RoundTripper {
-			return &bearer{next: rt, token: opts.Token}
+			return &bearer{next: rt, token: opts.Token, sinkToken: opts.SinkToken}
 		}))
 	}
 	c, err := cloudevents.NewClientHTTP(httpOpts...)
@@ -101,22 +106,33 @@ func permanent(code int) bool {
 
 // bearer is a RoundTripper that presents the sender's token, both as the
 // Authorization header (for a consumer the event goes to directly) and as
-// the event's auth.TokenExtension (for one behind a Broker). Events are
+// the event's auth.TokenExtension (for one behind a Broker); with a sink
+// token, that one is the Authorization header (for the Broker). Events are
 // sent in binary mode, where an extension is a Ce- header.
 type bearer struct {
-	next  http.RoundTripper
-	token func() (string, error)
+	next      http.RoundTripper
+	token     func() (string, error)
+	sinkToken func() (string, error)
 }
 
 // RoundTrip implements http.RoundTripper.
 func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	t, err := b.token()
-	if err != nil {
-		return nil, fmt.Errorf("sender credentials: %w", err)
-	}
 	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+t)
-	r.Header.Set(auth.TokenHeader, t)
+	if b.token != nil {
+		t, err := b.token()
+		if err != nil {
+			return nil, fmt.Errorf("sender credentials: %w", err)
+		}
+		r.Header.Set("Authorization", "Bearer "+t)
+		r.Header.Set(auth.TokenHeader, t)
+	}
+	if b.sinkToken != nil {
+		t, err := b.sinkToken()
+		if err != nil {
+			return nil, fmt.Errorf("sink credentials: %w", err)
+		}
+		r.Header.Set("Authorization", "Bearer "+t)
+	}
 	next := b.next
 	if next == nil {
 		next = http.DefaultTransport

@@ -23,6 +23,10 @@ type Env struct {
 	// Token is the function's own credentials for the events it sends
 	// (auth.FileToken.Token).
 	Token func() (string, error)
+	// SinkToken is the token for the Broker in front of the function's
+	// sink when Knative's OIDC is on (auth.SinkTokenFile, mounted by a
+	// SinkBinding); nil otherwise.
+	SinkToken func() (string, error)
 }
 
 // ComponentUser is the user name of one of cdi-functions' components

@@ -81,7 +81,8 @@ func run(name string, newHandler func(ctx context.Context, env Env) (Handler, er
 	env := Env{
 		Name: name, Kube: kube, Namespace: os.Getenv("SYSTEM_NAMESPACE"), Getenv: os.Getenv,
 		Meter: mp.Meter("github.com/cdi-functions/cdi-functions/functions/" + name),
-		Token: auth.NewFileToken(tokenFile).Token,
+		Token:     auth.NewFileToken(tokenFile).Token,
+		SinkToken: auth.OptionalFileToken(auth.SinkTokenFile),
 	}
 	if env.Namespace == "" {
 		return fmt.Errorf("SYSTEM_NAMESPACE is not set: the namespace of cdi-functions' components")

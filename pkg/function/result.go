@@ -84,7 +84,9 @@ func statusOf(err error) int {
 func resultOf(err error) protocol.Result {
 	code := statusOf(err)
 	if err == nil {
-		return cehttp.NewResult(code, "accepted")
+		// No body: a Broker takes a non-empty answer to be a reply
+		// event and fails the delivery when it is not one.
+		return cehttp.NewResult(code, "")
 	}
 	return cehttp.NewResult(code, "%s", err.Error())
 }

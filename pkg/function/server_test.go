@@ -201,3 +201,37 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *recorder) WriteHeader(code int)        { r.code = code }
+
+// TestServerAnswersSuccessWithoutABody: a Broker reads a non-empty answer
+// to a delivery as a reply event and fails the delivery when it is not
+// one, so a handled event gets a status and nothing else; a refusal keeps
+// its reason.
+func TestServerAnswersSuccessWithoutABody(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantCode int
+		wantBody bool
+	}{
+		{name: "handled", wantCode: http.StatusAccepted},
+		{name: "rejected", err: function.Permanent(errors.New("bad request")), wantCode: http.StatusBadRequest, wantBody: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := functest.Serve(t, "test", func(context.Context, cloudevents.Event) error { return tt.err }, tokens, nil)
+			req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{}`))
+			require.NoError(t, err)
+			for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Id": "1", "Ce-Source": "/t", "Ce-Type": events.DataPodPhase,
+				"Content-Type": "application/json", "Authorization": "Bearer good"} {
+				req.Header.Set(k, v)
+			}
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			body, err := io.ReadAll(res.Body)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantCode, res.StatusCode)
+			assert.Equal(t, tt.wantBody, len(body) > 0, "body %q", body)
+		})
+	}
+}

@@ -39,13 +39,14 @@ func Phase(claim *corev1.PersistentVolumeClaim, podName, r, message string) even
 	return p
 }
 
-// NewSender sends phase events to sink with the function's token; with no
-// sink it does nothing (the Warning Event on the claim remains).
-func NewSender(sink string, token func() (string, error)) (Sender, error) {
+// NewSender sends phase events to sink with the function's token (and
+// the sink's own, sinkToken, when it is a Broker with OIDC; may be nil);
+// with no sink it does nothing (the Warning Event on the claim remains).
+func NewSender(sink string, token, sinkToken func() (string, error)) (Sender, error) {
 	if sink == "" {
 		return func(context.Context, events.DataPodPhasePayload) error { return nil }, nil
 	}
-	s, err := events.NewSender(func() events.Routes { return events.Routes{Sink: sink} }, events.SenderOptions{Token: token})
+	s, err := events.NewSender(func() events.Routes { return events.Routes{Sink: sink} }, events.SenderOptions{Token: token, SinkToken: sinkToken})
 	if err != nil {
 		return nil, fmt.Errorf("status sender: %w", err)
 	}

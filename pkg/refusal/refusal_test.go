@@ -40,7 +40,7 @@ func TestPhase(t *testing.T) {
 }
 
 func TestNewSenderWithoutSink(t *testing.T) {
-	s, err := NewSender("", nil)
+	s, err := NewSender("", nil, nil)
 	require.NoError(t, err)
 	assert.NoError(t, s(context.Background(), events.DataPodPhasePayload{}), "no sink: nothing to do")
 }

@@ -2,11 +2,13 @@ package refusal
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
 	"knative.dev/pkg/logging"
 
+	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
 	"github.com/cdi-functions/cdi-functions/pkg/function"
@@ -42,7 +44,18 @@ func Wire(ctx context.Context, env function.Env, component string) (Wiring, erro
 		instance, _ = os.Hostname()
 	}
 	rec := record.New(env.Kube, "cdi-"+component, "cdi-functions.io/"+component, instance, time.Now)
-	status, err := NewSender(cfg.Sink, env.Token)
+	if env.SinkToken != nil && cfg.Sink != "" && cfg.SinkAudience == "" {
+		// Data pods report through the same Broker: they ask for
+		// tokens of the audience the function's own sink token is for.
+		t, err := env.SinkToken()
+		if err != nil {
+			return Wiring{}, fmt.Errorf("sink token: %w", err)
+		}
+		if cfg.SinkAudience, err = auth.TokenAudience(t); err != nil {
+			return Wiring{}, fmt.Errorf("sink token %s: %w", auth.SinkTokenFile, err)
+		}
+	}
+	status, err := NewSender(cfg.Sink, env.Token, env.SinkToken)
 	if err != nil {
 		return Wiring{}, err
 	}

@@ -23,6 +23,17 @@ func SinkFrom(getenv func(string) string) string {
 	return getenv(events.SinkEnv)
 }
 
+// FromEnv is the Sender of a function's environment: to SinkFrom(getenv),
+// with sinkToken (the SinkBinding's, auth.SinkTokenFile) when that sink is
+// K_SINK, the SinkBinding's sink the token is for.
+func FromEnv(getenv func(string) string, sinkToken func() (string, error)) (*Sender, error) {
+	sink := SinkFrom(getenv)
+	if sink != getenv(events.SinkEnv) {
+		sinkToken = nil
+	}
+	return NewSender(sink, sinkToken)
+}
+
 // Sender sends replies, without credentials, with the retries of
 // events.Sender.
 type Sender struct {
@@ -31,9 +42,14 @@ type Sender struct {
 }
 
 // NewSender returns a Sender to sink (a Broker; "" to use each request's
-// reply URL).
-func NewSender(sink string) (*Sender, error) {
-	s, err := events.NewSender(func() events.Routes { return events.Routes{} }, events.SenderOptions{})
+// reply URL). sinkToken, when not nil, is the Broker's token (OIDC); the
+// replies carry no other credentials.
+func NewSender(sink string, sinkToken func() (string, error)) (*Sender, error) {
+	var opts events.SenderOptions
+	if sink != "" {
+		opts.SinkToken = sinkToken
+	}
+	s, err := events.NewSender(func() events.Routes { return events.Routes{} }, opts)
 	if err != nil {
 		return nil, fmt.Errorf("reply sender: %w", err)
 	}
