@@ -58,83 +58,93 @@ func testClones(t *testing.T) {
 	im := makeImages(t)
 	srv := serve(t, sourcetest.Config{Data: im.file(t, "disk.qcow2.xz")})
 	url := srv.URL + "/disk.qcow2.xz"
-	t.Run("parallel", func(t *testing.T) {
-		t.Run("SeedYAMLVerbatimButNamespaces", func(t *testing.T) { testSeedClone(t, im, url) })
-		t.Run("SameNamespace", func(t *testing.T) {
-			t.Parallel()
-			ns := uploadNamespace(t)
-			importGolden(t, ns, "golden", "64Mi", url, im.raw)
-			createClaim(t, ns, cloneClaim("copy", "64Mi", ns+"/golden"))
-			requireCloned(t, ns, "copy", im.raw)
-			requireSourceUntouched(t, ns, "golden", im.raw)
-		})
-		t.Run("CrossNamespaceNeedsTheCloneSourcerRole", func(t *testing.T) { testCloneAuthorization(t, im, url) })
-		t.Run("ExternalRequests", func(t *testing.T) { testExternalRequests(t, im, url) })
-		t.Run("ForgedAuthorizationRefusedAtAdmission", func(t *testing.T) { testForgedAuthorization(t, im, url) })
-		t.Run("SourceMissingThenImported", func(t *testing.T) {
-			t.Parallel()
-			ns := uploadNamespace(t)
-			createClaim(t, ns, cloneClaim("early", "64Mi", ns+"/later"))
-			waitEvent(t, ns, "early", reason.CloneSourceNotReady, "waiting for the source claim "+ns+"/later to exist")
-			assert.Empty(t, clonePods(t, ns), "no pods while the source is missing")
-			createClaim(t, ns, importClaim("later", "64Mi", url))
-			waitEvent(t, ns, "early", reason.CloneSourceNotReady, "to finish its own import")
-			requireCloned(t, ns, "early", im.raw)
-		})
-		t.Run("TargetSmallerFails", func(t *testing.T) {
-			t.Parallel()
-			ns := uploadNamespace(t)
-			importGolden(t, ns, "golden", "64Mi", url, im.raw)
-			createClaim(t, ns, cloneClaim("small", "32Mi", ns+"/golden"))
-			c := waitFinal(t, ns, "small")
-			require.Equal(t, annotations.PhaseFailed, c.Annotations[annotations.PodPhase], "annotations: %v", c.Annotations)
-			assert.Equal(t, reason.CloneTargetTooSmall, c.Annotations[annotations.Reason])
-			waitEvent(t, ns, "small", reason.CloneTargetTooSmall, "is smaller than the source claim")
-			assert.Empty(t, clonePods(t, ns))
-		})
-		t.Run("FiveClonesOfOneGolden", func(t *testing.T) {
-			t.Parallel()
-			src := uploadNamespace(t)
-			dst := uploadNamespace(t)
-			importGolden(t, src, "golden", "64Mi", url, im.raw)
-			for i := range 5 {
-				createClaim(t, dst, cloneClaim(fmt.Sprintf("vm-%d", i), "64Mi", src+"/golden"))
-			}
-			for i := range 5 {
-				requireCloned(t, dst, fmt.Sprintf("vm-%d", i), im.raw)
-			}
-			requireSourceUntouched(t, src, "golden", im.raw)
-		})
-		t.Run("SourcePodDeletedMidClone", func(t *testing.T) {
-			t.Parallel()
-			src := uploadNamespace(t)
-			dst := uploadNamespace(t)
-			importGolden(t, src, "golden", "64Mi", url, im.raw)
-			createClaim(t, dst, cloneClaim("copy", "64Mi", src+"/golden"))
-			target := claimUID(t, dst, "copy")
-			name := datapod.CloneSourcePodName(target)
-			eventually(t, cloneTimeout, "the source pod "+src+"/"+name, func(ctx context.Context) (bool, error) {
-				_, err := e2e.client.CoreV1().Pods(src).Get(ctx, name, metav1.GetOptions{})
-				if apierrors.IsNotFound(err) {
-					return false, nil
-				}
-				return err == nil, err
-			})
-			require.NoError(t, e2e.client.CoreV1().Pods(src).Delete(context.Background(), name, metav1.DeleteOptions{}))
-			requireCloned(t, dst, "copy", im.raw)
-		})
-		t.Run("BlockToBlock", func(t *testing.T) {
-			t.Parallel()
-			ns := uploadNamespace(t)
-			createClaim(t, ns, importClaim("golden", "64Mi", url, asBlock()))
-			requireBlockSucceeded(t, waitFinal(t, ns, "golden"), im.raw)
-			createClaim(t, ns, cloneClaim("copy", "64Mi", ns+"/golden", asBlock()))
-			c := waitFinal(t, ns, "copy")
-			require.Equal(t, "true", c.Annotations[annotations.CloneOf], "annotations: %v", c.Annotations)
-			requireBlockSucceeded(t, c, im.raw)
-		})
-	})
+	t.Run("parallel", func(t *testing.T) { cloneScenarios(t, im, url) })
 	t.Run("WebhookDownCopiedGrantNotHonoured", func(t *testing.T) { testCopiedGrantWithoutWebhook(t, im, url) })
+}
+
+// cloneScenarios are the clone scenarios that run side by side (in both
+// profiles), from url's image.
+func cloneScenarios(t *testing.T, im *images, url string) {
+	t.Run("SeedYAMLVerbatimButNamespaces", func(t *testing.T) { testSeedClone(t, im, url) })
+	t.Run("SameNamespace", func(t *testing.T) {
+		t.Parallel()
+		ns := uploadNamespace(t)
+		importGolden(t, ns, "golden", "64Mi", url, im.raw)
+		createClaim(t, ns, cloneClaim("copy", "64Mi", ns+"/golden"))
+		requireCloned(t, ns, "copy", im.raw)
+		requireSourceUntouched(t, ns, "golden", im.raw)
+	})
+	t.Run("CrossNamespaceNeedsTheCloneSourcerRole", func(t *testing.T) { testCloneAuthorization(t, im, url) })
+	t.Run("ExternalRequests", func(t *testing.T) {
+		if knativeProfile() {
+			testExternalRequestsThroughBroker(t, im, url)
+		} else {
+			testExternalRequests(t, im, url)
+		}
+	})
+	t.Run("ForgedAuthorizationRefusedAtAdmission", func(t *testing.T) { testForgedAuthorization(t, im, url) })
+	t.Run("SourceMissingThenImported", func(t *testing.T) {
+		t.Parallel()
+		ns := uploadNamespace(t)
+		createClaim(t, ns, cloneClaim("early", "64Mi", ns+"/later"))
+		waitEvent(t, ns, "early", reason.CloneSourceNotReady, "waiting for the source claim "+ns+"/later to exist")
+		assert.Empty(t, clonePods(t, ns), "no pods while the source is missing")
+		createClaim(t, ns, importClaim("later", "64Mi", url))
+		waitEvent(t, ns, "early", reason.CloneSourceNotReady, "to finish its own import")
+		requireCloned(t, ns, "early", im.raw)
+	})
+	t.Run("TargetSmallerFails", func(t *testing.T) {
+		t.Parallel()
+		ns := uploadNamespace(t)
+		importGolden(t, ns, "golden", "64Mi", url, im.raw)
+		createClaim(t, ns, cloneClaim("small", "32Mi", ns+"/golden"))
+		c := waitFinal(t, ns, "small")
+		require.Equal(t, annotations.PhaseFailed, c.Annotations[annotations.PodPhase], "annotations: %v", c.Annotations)
+		assert.Equal(t, reason.CloneTargetTooSmall, c.Annotations[annotations.Reason])
+		waitEvent(t, ns, "small", reason.CloneTargetTooSmall, "is smaller than the source claim")
+		assert.Empty(t, clonePods(t, ns))
+	})
+	t.Run("FiveClonesOfOneGolden", func(t *testing.T) {
+		t.Parallel()
+		src := uploadNamespace(t)
+		dst := uploadNamespace(t)
+		importGolden(t, src, "golden", "64Mi", url, im.raw)
+		for i := range 5 {
+			createClaim(t, dst, cloneClaim(fmt.Sprintf("vm-%d", i), "64Mi", src+"/golden"))
+		}
+		for i := range 5 {
+			requireCloned(t, dst, fmt.Sprintf("vm-%d", i), im.raw)
+		}
+		requireSourceUntouched(t, src, "golden", im.raw)
+	})
+	t.Run("SourcePodDeletedMidClone", func(t *testing.T) {
+		t.Parallel()
+		src := uploadNamespace(t)
+		dst := uploadNamespace(t)
+		importGolden(t, src, "golden", "64Mi", url, im.raw)
+		createClaim(t, dst, cloneClaim("copy", "64Mi", src+"/golden"))
+		target := claimUID(t, dst, "copy")
+		name := datapod.CloneSourcePodName(target)
+		eventually(t, cloneTimeout, "the source pod "+src+"/"+name, func(ctx context.Context) (bool, error) {
+			_, err := e2e.client.CoreV1().Pods(src).Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			return err == nil, err
+		})
+		require.NoError(t, e2e.client.CoreV1().Pods(src).Delete(context.Background(), name, metav1.DeleteOptions{}))
+		requireCloned(t, dst, "copy", im.raw)
+	})
+	t.Run("BlockToBlock", func(t *testing.T) {
+		t.Parallel()
+		ns := uploadNamespace(t)
+		createClaim(t, ns, importClaim("golden", "64Mi", url, asBlock()))
+		requireBlockSucceeded(t, waitFinal(t, ns, "golden"), im.raw)
+		createClaim(t, ns, cloneClaim("copy", "64Mi", ns+"/golden", asBlock()))
+		c := waitFinal(t, ns, "copy")
+		require.Equal(t, "true", c.Annotations[annotations.CloneOf], "annotations: %v", c.Annotations)
+		requireBlockSucceeded(t, c, im.raw)
+	})
 }
 
 // testSeedClone: the post's golden-pvc.yaml imported in a source

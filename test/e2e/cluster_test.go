@@ -11,6 +11,9 @@ import (
 // scenarios, then the clone scenarios, then checks that no traffic left
 // the cluster while they ran.
 func TestCluster(t *testing.T) {
+	if knativeProfile() {
+		t.Skipf("%s=knative: TestKnative runs the suites through the Broker", envProfile)
+	}
 	t.Run("workloads", func(t *testing.T) {
 		t.Run("OneReadyNodeAtV1.35.4", testNodeReady)
 		t.Run("PVCBindsAndPodsShareData", testPVCSharedBetweenPods)

@@ -168,6 +168,20 @@ func (r *replies) count(typ, id string) int {
 	return n
 }
 
+// distinctIDs is the number of different event ids among the replies of
+// type typ to request id.
+func (r *replies) distinctIDs(typ, id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[string]bool{}
+	for _, e := range r.got {
+		if e.Type() == typ && e.Extensions()[events.ExtensionRequestID] == id {
+			seen[e.ID()] = true
+		}
+	}
+	return len(seen)
+}
+
 func (r *replies) get(typ, id string) events.VolumeReplyPayload {
 	r.mu.Lock()
 	defer r.mu.Unlock()

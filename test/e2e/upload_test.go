@@ -60,6 +60,13 @@ TOKEN=$(kubectl apply -f upload-token.yaml -o="jsonpath={.status.token}")
 curl -v --insecure -H "Authorization: Bearer $TOKEN" --data-binary @disk.qcow2 https://$NODE:31001/v1alpha1/upload
 `
 
+// uploadGroup runs the upload scenarios that run side by side (in both
+// profiles): the post's curl flow and the restricted ones.
+func uploadGroup(t *testing.T, im *uploadImages, proxy string) {
+	t.Run("SeedCurlFlowVerbatim", func(t *testing.T) { testSeedCurlFlow(t, im) })
+	t.Run("restricted", func(t *testing.T) { uploadScenarios(t, im, proxy) })
+}
+
 // testUploads runs the upload scenarios (issue 8) on the deployed
 // cdi-functions: the 2018 post's curl flow with the real kubectl and curl,
 // every format and endpoint byte-exact, the attacker's moves against
@@ -72,10 +79,7 @@ func testUploads(t *testing.T) {
 	waitUploadComponents(t)
 	im := makeUploadImages(t)
 	proxy := uploadProxyURL(t)
-	t.Run("parallel", func(t *testing.T) {
-		t.Run("SeedCurlFlowVerbatim", func(t *testing.T) { testSeedCurlFlow(t, im) })
-		t.Run("restricted", func(t *testing.T) { uploadScenarios(t, im, proxy) })
-	})
+	t.Run("parallel", func(t *testing.T) { uploadGroup(t, im, proxy) })
 	t.Run("CdictlResumesThroughCutsAndAProxyRestart", func(t *testing.T) { testCdictlResumes(t, im, cdictl(t)) })
 }
 
