@@ -58,13 +58,13 @@ const (
 // ConfigFromEnv reads the data pods' configuration.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
-		Image:       getenv(SettingImage),
+		Image:        getenv(SettingImage),
 		Sink:         getenv(SettingSink),
 		SinkAudience: getenv(SettingSinkAudience),
-		S3Endpoint:  getenv(SettingS3Endpoint),
-		PullPolicy:  corev1.PullPolicy(getenv(SettingPullPolicy)),
-		EgressDeny:  getenv(SettingEgressDeny),
-		EgressAllow: getenv(SettingEgressAllow),
+		S3Endpoint:   getenv(SettingS3Endpoint),
+		PullPolicy:   corev1.PullPolicy(getenv(SettingPullPolicy)),
+		EgressDeny:   getenv(SettingEgressDeny),
+		EgressAllow:  getenv(SettingEgressAllow),
 	}
 	var errs []error
 	switch v := getenv(SettingPrivileged); v {

@@ -80,7 +80,7 @@ func run(name string, newHandler func(ctx context.Context, env Env) (Handler, er
 	}
 	env := Env{
 		Name: name, Kube: kube, Namespace: os.Getenv("SYSTEM_NAMESPACE"), Getenv: os.Getenv,
-		Meter: mp.Meter("github.com/cdi-functions/cdi-functions/functions/" + name),
+		Meter:     mp.Meter("github.com/cdi-functions/cdi-functions/functions/" + name),
 		Token:     auth.NewFileToken(tokenFile).Token,
 		SinkToken: auth.OptionalFileToken(auth.SinkTokenFile),
 	}
