@@ -6,6 +6,7 @@
 #   make cluster-status   components, memory, guard counters, node and pods
 #   make ko-install       ko $(KO_VERSION) into $(go env GOPATH)/bin, once per machine
 #   make e2e              acceptance tests in test/e2e against the running cluster
+#   make e2e-knative      the import, upload and clone suites through a Knative Broker (installs Knative)
 #   make bench-upload     2 GiB uploads through the proxy vs a plain file server (docs/performance.md)
 #   make bench-clone      clones of a 2 GiB claim (30% data) vs cp --sparse=always; wire bytes vs data
 
@@ -14,7 +15,7 @@ KO_VERSION ?= v0.19.1
 KO ?= $(shell go env GOPATH)/bin/ko
 E2E_FLAGS ?= -count=1 -timeout 20m -v
 
-.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e bench-e2e bench-upload bench-clone
+.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e e2e-knative bench-e2e bench-upload bench-clone
 
 cluster-build:
 	$(CLUSTER_HACK)/cluster/build.sh
@@ -42,12 +43,23 @@ e2e: ko-install
 	@koenv="$$($(CLUSTER_HACK)/ko-env.sh)" || { echo "the cluster is not up: make cluster-up" >&2; exit 1; }; \
 	eval "$$koenv"; set -x; PATH="$(dir $(KO)):$$PATH" go test -tags e2e $(E2E_FLAGS) ./test/e2e/
 
-# 200 claims at once on the running cluster: latency to data pod and to
-# Succeeded (p50/p99), updater events/s, event source memory.
-bench-e2e: ko-install
+# TestKnative: the suites with config/knative/ deployed (a Broker with
+# OIDC, Triggers, the SinkBinding), after make knative-up.
+e2e-knative: ko-install knative-up
+	@koenv="$$($(CLUSTER_HACK)/ko-env.sh)" || { echo "the cluster is not up: make cluster-up" >&2; exit 1; }; \
+	eval "$$koenv"; set -x; PATH="$(dir $(KO)):$$PATH" CDI_PROFILE=knative \
+		go test -tags e2e -count=1 -timeout 25m -v -run '^TestKnative$$' ./test/e2e/
+
+# 200 claims at once on the running cluster, in each of BENCH_PROFILES
+# (plain: the routing table; knative: through the Broker, after
+# make knative-up): latency to data pod and to Succeeded (p50/p99),
+# updater events/s, event source memory, Knative's memory at rest.
+BENCH_PROFILES ?= plain knative
+bench-e2e: ko-install $(if $(filter knative,$(BENCH_PROFILES)),knative-up)
 	cd $(CLUSTER_HACK)/cluster/addons && go test -count=1 ./...
-	eval "$$($(CLUSTER_HACK)/ko-env.sh)" && PATH="$(dir $(KO)):$$PATH" CDI_BENCH_E2E=1 \
-		go test -tags e2e -count=1 -timeout 30m -run '^TestBench(Imports|Updater)$$' -v ./test/e2e/
+	set -e; eval "$$($(CLUSTER_HACK)/ko-env.sh)"; for p in $(BENCH_PROFILES); do \
+		PATH="$(dir $(KO)):$$PATH" CDI_BENCH_E2E=1 CDI_PROFILE=$$p \
+		go test -tags e2e -count=1 -timeout 30m -run '^TestBench(Imports|Updater)$$' -v ./test/e2e/; done
 
 # A 2 GiB raw and qcow2 image through the upload proxy against the same
 # bytes POSTed to a plain file server pod, the peak RSS of the proxy and of

@@ -124,13 +124,19 @@ func serviceURL(t *testing.T, name string) string {
 // (none when empty) and returns the HTTP status and the answer.
 func post(t *testing.T, url, token string, e cloudevents.Event) (int, string) {
 	t.Helper()
+	return postWithin(t, 30*time.Second, url, token, e)
+}
+
+// postWithin is post with a deadline of its own.
+func postWithin(t *testing.T, timeout time.Duration, url, token string, e cloudevents.Event) (int, string) {
+	t.Helper()
 	var opts []cehttp.Option
 	if token != "" {
 		opts = append(opts, cehttp.WithHeader("Authorization", "Bearer "+token))
 	}
 	c, err := cloudevents.NewClientHTTP(opts...)
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	res := c.Send(cloudevents.ContextWithTarget(ctx, url), e)
 	var httpRes *cehttp.Result
