@@ -125,7 +125,9 @@ func (b broker) sendAll(t *testing.T, tokens []string, evs []cloudevents.Event) 
 // delivered: the Broker took the event (its authentication passed). With
 // the in-memory channel the ingress answers 500 when the subscriber and
 // then the dead-letter sink refused it, as the functions refuse forgeries.
-func delivered(code int) bool { return code == http.StatusAccepted || code == http.StatusInternalServerError }
+func delivered(code int) bool {
+	return code == http.StatusAccepted || code == http.StatusInternalServerError
+}
 
 // testKnativeWiring: the Broker runs with OIDC, every component got K_SINK
 // (the Broker) and the Broker's token from the SinkBinding, and nothing
