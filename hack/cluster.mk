@@ -15,7 +15,7 @@ KO_VERSION ?= v0.19.1
 KO ?= $(shell go env GOPATH)/bin/ko
 E2E_FLAGS ?= -count=1 -timeout 20m -v
 
-.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e e2e-knative bench-e2e bench-upload bench-clone
+.PHONY: cluster-build cluster-up cluster-down cluster-status ko-install e2e e2e-knative e2e-knative-ci bench-e2e bench-upload bench-clone
 
 cluster-build:
 	$(CLUSTER_HACK)/cluster/build.sh
@@ -44,11 +44,18 @@ e2e: ko-install
 	eval "$$koenv"; set -x; PATH="$(dir $(KO)):$$PATH" go test -tags e2e $(E2E_FLAGS) ./test/e2e/
 
 # TestKnative: the suites with config/knative/ deployed (a Broker with
-# OIDC, Triggers, the SinkBinding), after make knative-up.
+# OIDC, Triggers, the SinkBinding), after make knative-up. KNATIVE_RUN
+# narrows it (CI runs KNATIVE_CI_RUN: one scenario or a few of each suite,
+# the external request and the forgeries at the ingress).
+KNATIVE_RUN ?= ^TestKnative$$
+KNATIVE_CI_RUN := TestKnative/(ProfileIsWired|parallel|ForgedEventsAtTheBrokerIngress)/(imports|uploads|clones)/(SeedYAMLVerbatimButURL|S3|HTTPSWithCustomCA|ForgedEventsAreRefused|SeedCurlFlowVerbatim|SeedYAMLVerbatimButNamespaces|ExternalRequests)
 e2e-knative: ko-install knative-up
 	@koenv="$$($(CLUSTER_HACK)/ko-env.sh)" || { echo "the cluster is not up: make cluster-up" >&2; exit 1; }; \
 	eval "$$koenv"; set -x; PATH="$(dir $(KO)):$$PATH" CDI_PROFILE=knative \
-		go test -tags e2e -count=1 -timeout 25m -v -run '^TestKnative$$' ./test/e2e/
+		go test -tags e2e -count=1 -timeout 25m -v -run '$(KNATIVE_RUN)' ./test/e2e/
+
+e2e-knative-ci:
+	$(MAKE) e2e-knative KNATIVE_RUN='$(KNATIVE_CI_RUN)'
 
 # 200 claims at once on the running cluster, in each of BENCH_PROFILES
 # (plain: the routing table; knative: through the Broker, after
