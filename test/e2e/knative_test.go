@@ -212,7 +212,6 @@ func replyTrigger(t *testing.T, ns, name, prefix string) {
 // reply events through a Trigger on the request id.
 func testExternalRequestsThroughBroker(t *testing.T, im *images, imageURL string) {
 	t.Parallel()
-	ctx := context.Background()
 	b := systemBroker(t)
 	ns := uploadNamespace(t)
 	golden := uploadNamespace(t)
@@ -287,16 +286,7 @@ func testExternalRequestsThroughBroker(t *testing.T, im *images, imageURL string
 			replies.count(events.VolumeRejected, id("build-3")) >= 1 && replies.count(events.VolumeRejected, id("build-4")) >= 1 &&
 			replies.count(events.VolumeRejected, id("evil-4")) >= 1, nil
 	})
-	claims, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	assert.Len(t, claims.Items, 2, "one claim per request, none for the refused ones")
-	for _, ns := range []string{ns, outsiders} {
-		_, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "stolen", metav1.GetOptions{})
-		assert.Error(t, err, "no forged request created a claim in %s", ns)
-	}
-	disk, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "disk", metav1.GetOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, pipeline, disk.Annotations[annotations.RequestedBy])
+	disk := requireRequestedClaims(t, ns, outsiders, pipeline)
 
 	status := func(typ, name string) int { return replies.get(typ, id(name)).Status }
 	assert.Equal(t, http.StatusConflict, status(events.VolumeRejected, "build-1"))

@@ -35,7 +35,6 @@ import (
 // unauthorized senders create nothing.
 func testExternalRequests(t *testing.T, im *images, url string) {
 	t.Parallel()
-	ctx := context.Background()
 	ns := uploadNamespace(t)
 	golden := uploadNamespace(t)
 	importGolden(t, golden, "golden", "64Mi", url, im.raw)
@@ -99,17 +98,7 @@ func testExternalRequests(t *testing.T, im *images, url string) {
 
 	requireSucceeded(t, waitFinal(t, ns, "disk"), im.raw)
 	requireCloned(t, ns, "copy", im.raw)
-	claims, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	assert.Len(t, claims.Items, 2, "one claim per request, none for the refused ones")
-	for _, ns := range []string{ns, outsiders} {
-		_, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "stolen", metav1.GetOptions{})
-		assert.Error(t, err, "no forged request created a claim in %s", ns)
-	}
-
-	disk, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "disk", metav1.GetOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, pipeline, disk.Annotations[annotations.RequestedBy])
+	disk := requireRequestedClaims(t, ns, outsiders, pipeline)
 	eventually(t, time.Minute, "the succeeded replies", func(context.Context) (bool, error) {
 		return replies.count(events.VolumeSucceeded, "build-1") == 1 && replies.count(events.VolumeSucceeded, "build-2") == 1, nil
 	})
@@ -121,6 +110,25 @@ func testExternalRequests(t *testing.T, im *images, url string) {
 	succeeded := replies.get(events.VolumeSucceeded, "build-1")
 	assert.Equal(t, string(disk.UID), succeeded.Claim.UID)
 	assert.Equal(t, "ImportSucceeded", succeeded.Reason)
+}
+
+// requireRequestedClaims checks that ns holds the two requested claims
+// (disk, made on pipeline's behalf, and copy) and that no forged request
+// made "stolen" in ns or outsiders; it returns disk.
+func requireRequestedClaims(t *testing.T, ns, outsiders, pipeline string) *corev1.PersistentVolumeClaim {
+	t.Helper()
+	ctx := context.Background()
+	claims, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, claims.Items, 2, "one claim per request, none for the refused ones")
+	for _, ns := range []string{ns, outsiders} {
+		_, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "stolen", metav1.GetOptions{})
+		assert.Error(t, err, "no forged request created a claim in %s", ns)
+	}
+	disk, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "disk", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, pipeline, disk.Annotations[annotations.RequestedBy])
+	return disk
 }
 
 // serviceAccountUser creates the ServiceAccount ns/name and returns its
