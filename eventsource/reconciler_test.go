@@ -191,6 +191,7 @@ func TestReconcileDataPodLifecycle(t *testing.T) {
 	w := newWorld(t, sink, c)
 	key := gen.Namespace + "/golden"
 	require.NoError(t, w.r.Reconcile(w.ctx, key))
+	w.settled(t) // two senders: the request is out before the first phase
 
 	// The importer created the data pod: phases, no more import requests.
 	steps := []*corev1.Pod{
