@@ -86,7 +86,7 @@ func (r *reporter) cloneResult(ctx context.Context, err error) {
 	}
 	e, berr := events.NewDataPodPhase(p, time.Now())
 	if berr == nil {
-		berr = r.sender.Send(context.WithoutCancel(ctx), e)
+		berr = r.send(context.WithoutCancel(ctx), e)
 	}
 	if berr != nil {
 		fmt.Fprintf(r.stderr, "warning: result event: %v\n", berr)

@@ -119,7 +119,7 @@ func TestDataPodContract(t *testing.T) {
 			assert.Equal(t, want, f)
 
 			wantReport := reportFlags{claimNamespace: tt.claim.Namespace, claimName: tt.claim.Name, claimUID: string(tt.claim.UID),
-				podName: "downward:metadata.name", podUID: "downward:metadata.uid", terminationLog: datapod.TerminationLog}
+				podName: "downward:metadata.name", podUID: "downward:metadata.uid", terminationLog: datapod.TerminationLog, eventTimeout: defaultEventTimeout}
 			if tt.wantSink {
 				wantReport.sink, wantReport.tokenFile = tt.cfg.Sink, auth.TokenFile
 			}
@@ -188,7 +188,7 @@ func TestUploadPodContract(t *testing.T) {
 		}
 		assert.Equal(t, want, got)
 		assert.Equal(t, reportFlags{sink: cfg.Sink, tokenFile: auth.TokenFile, claimNamespace: claim.Namespace, claimName: claim.Name,
-			claimUID: string(claim.UID), podName: "downward:metadata.name", podUID: "downward:metadata.uid", terminationLog: datapod.TerminationLog}, grf)
+			claimUID: string(claim.UID), podName: "downward:metadata.name", podUID: "downward:metadata.uid", terminationLog: datapod.TerminationLog, eventTimeout: defaultEventTimeout}, grf)
 	}
 	for _, name := range []string{datapod.EnvListen, datapod.EnvCredentialFile, datapod.EnvTLSCert, datapod.EnvTLSKey} {
 		assert.True(t, known[name], "%s is in the contract but receive does not read it", name)

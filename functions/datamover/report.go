@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
 	"github.com/cdi-functions/cdi-functions/pkg/auth"
 	"github.com/cdi-functions/cdi-functions/pkg/datapod"
 	"github.com/cdi-functions/cdi-functions/pkg/events"
@@ -29,7 +31,17 @@ type reportFlags struct {
 	tokenFile      string
 	sinkTokenFile  string
 	terminationLog string
+	// eventTimeout bounds each event's delivery, retries included: a
+	// sink that answers late (a Broker whose in-memory channel holds the
+	// request while it retries a consumer that is down) must not keep
+	// the pod running. A result that did not get through is not lost:
+	// the pod's exit code and termination message carry it to the event
+	// source, which reports it again until it is taken.
+	eventTimeout time.Duration
 }
+
+// defaultEventTimeout is reportFlags.eventTimeout unless set.
+const defaultEventTimeout = 30 * time.Second
 
 func (f *reportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sink, "sink", "", "URL to send progress and result CloudEvents to (K_SINK also works)")
@@ -41,6 +53,7 @@ func (f *reportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token presented to the sink (a projected ServiceAccount token; re-read as the kubelet renews it)")
 	fs.StringVar(&f.sinkTokenFile, "sink-token-file", "", "file holding the sink's own bearer token (a Broker with OIDC); --token-file's then travels in the event's authtoken extension only")
 	fs.StringVar(&f.terminationLog, "termination-log", "", "file to write the final error to (a pod's /dev/termination-log)")
+	fs.DurationVar(&f.eventTimeout, "event-timeout", defaultEventTimeout, "longest one progress or result event may take to be delivered, retries included (the pod's status carries the result too)")
 }
 
 // reporter sends the data pod's progress and result as CloudEvents.
@@ -94,7 +107,7 @@ func (r *reporter) progress(ctx context.Context) (progress.Reporter, func()) {
 			if err != nil {
 				return err
 			}
-			return r.sender.Send(ctx, e)
+			return r.send(ctx, e)
 		},
 		func(err error) { fmt.Fprintf(r.stderr, "warning: progress event: %v\n", err) })
 	return pr, pr.Stop
@@ -110,11 +123,21 @@ func (r *reporter) result(ctx context.Context, err error) {
 	}
 	e, berr := events.NewDataPodPhase(p, time.Now())
 	if berr == nil {
-		berr = r.sender.Send(context.WithoutCancel(ctx), e)
+		berr = r.send(context.WithoutCancel(ctx), e)
 	}
 	if berr != nil {
 		fmt.Fprintf(r.stderr, "warning: result event: %v\n", berr)
 	}
+}
+
+// send delivers e within the event timeout.
+func (r *reporter) send(ctx context.Context, e cloudevents.Event) error {
+	if r.flags.eventTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.flags.eventTimeout)
+		defer cancel()
+	}
+	return r.sender.Send(ctx, e)
 }
 
 // writeTerminationLog records the final error where Kubernetes shows it in

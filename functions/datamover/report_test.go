@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/stretchr/testify/assert"
@@ -118,5 +119,38 @@ func TestImportReportsEvents(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, p.Message, string(msg), "the termination message is the error")
 		})
+	}
+}
+
+// TestReportGivesUpOnASinkThatHoldsTheRequest: a sink that never answers
+// (a Broker's in-memory channel retrying a consumer that is down) delays
+// the pod by at most the event timeout per event; the import's outcome
+// stands, and the exit code and termination log still carry it.
+func TestReportGivesUpOnASinkThatHoldsTheRequest(t *testing.T) {
+	f := makeFixtures(t)
+	release := make(chan struct{})
+	held := make(chan struct{}, 64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held <- struct{}{}
+		<-release
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+
+	done := make(chan outcome, 1)
+	go func() {
+		done <- invocation{
+			args: []string{"import", "--source", filepath.Join(f.dir, "disk.raw"), "--target", t.TempDir(), "--scratch", t.TempDir(),
+				"--event-timeout", "300ms"},
+			env: map[string]string{"K_SINK": srv.URL, "DATAMOVER_CLAIM_NAMESPACE": "default", "DATAMOVER_CLAIM_NAME": "golden-pvc"},
+		}.run(t)
+	}()
+	select {
+	case o := <-done:
+		assert.Equal(t, exitOK, o.code, o.stderr)
+		assert.Contains(t, o.stderr, "warning: result event", "the undelivered result is reported on stderr")
+		assert.NotEmpty(t, held, "the sink was asked")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the data mover still waits for a sink that holds its requests")
 	}
 }
