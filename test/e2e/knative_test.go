@@ -53,7 +53,8 @@ var (
 // going through a Knative Broker (make knative-up, then make e2e-knative):
 // the event source and the data pods send to the Broker, Triggers deliver
 // to the functions, an external request goes through the Broker's
-// ingress; then the attacker's moves against that ingress.
+// ingress; then the attacker's moves against that ingress, and an import
+// while the updater is down.
 func TestKnative(t *testing.T) {
 	if !knativeProfile() {
 		t.Skipf("%s=knative (make e2e-knative) runs the suites through a Knative Broker", envProfile)
@@ -73,6 +74,47 @@ func TestKnative(t *testing.T) {
 		t.Run("clones", func(t *testing.T) { cloneScenarios(t, im, imageURL) })
 	})
 	t.Run("ForgedEventsAtTheBrokerIngress", func(t *testing.T) { testForgedAtBroker(t, im) })
+	t.Run("FinalPhaseWhileTheUpdaterIsDown", func(t *testing.T) { testUpdaterDownThroughBroker(t, imageURL, im.raw) })
+}
+
+// testUpdaterDownThroughBroker: with the updater (every phase's consumer,
+// and the dead-letter sink) scaled to zero, an import still ends: its data
+// pod gives up on reports the Broker holds (datamover --event-timeout)
+// and exits; the claim stays unfinished, and once the updater is back the
+// event source's report of the pod's status finishes it.
+func testUpdaterDownThroughBroker(t *testing.T, imageURL string, want []byte) {
+	ctx := context.Background()
+	scale := func(n int32) {
+		s, err := e2e.client.AppsV1().Deployments("cdi").GetScale(ctx, "cdi-updater", metav1.GetOptions{})
+		require.NoError(t, err)
+		s.Spec.Replicas = n
+		_, err = e2e.client.AppsV1().Deployments("cdi").UpdateScale(ctx, "cdi-updater", s, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+	scale(0)
+	t.Cleanup(func() { scale(1) })
+	eventually(t, time.Minute, "no updater pod", func(ctx context.Context) (bool, error) {
+		pods, err := e2e.client.CoreV1().Pods("cdi").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=updater"})
+		return err == nil && len(pods.Items) == 0, err
+	})
+	ns := restrictedNamespace(t)
+	createClaim(t, ns, importClaim("offline", "64Mi", imageURL))
+	start := time.Now()
+	eventually(t, 4*time.Minute, "the data pod to end though nobody takes its reports", func(ctx context.Context) (bool, error) {
+		pods, err := e2e.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(pods.Items) == 0 {
+			return false, err
+		}
+		return pods.Items[0].Status.Phase == corev1.PodSucceeded, nil
+	})
+	c, err := e2e.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "offline", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.False(t, annotations.Final(c.Annotations[annotations.PodPhase]), "nobody wrote the final phase yet: %v", c.Annotations)
+	t.Logf("data pod Succeeded %s after the claim, with nobody taking its reports", time.Since(start).Round(time.Second))
+	back := time.Now()
+	scale(1)
+	requireSucceeded(t, waitFinal(t, ns, "offline"), want)
+	t.Logf("claim Succeeded %s after the updater was scaled back", time.Since(back).Round(time.Second))
 }
 
 // broker is the system's Broker: its address as the host reaches it (the
