@@ -125,7 +125,7 @@ func TestImportReportsEvents(t *testing.T) {
 // TestReportGivesUpOnASinkThatHoldsTheRequest: a sink that never answers
 // (a Broker's in-memory channel retrying a consumer that is down) delays
 // the pod by at most the event timeout per event; the import's outcome
-// stands, and the exit code and termination log still carry it.
+// stands, and its exit code still carries it.
 func TestReportGivesUpOnASinkThatHoldsTheRequest(t *testing.T) {
 	f := makeFixtures(t)
 	release := make(chan struct{})
