@@ -53,7 +53,7 @@ func (f *reportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token presented to the sink (a projected ServiceAccount token; re-read as the kubelet renews it)")
 	fs.StringVar(&f.sinkTokenFile, "sink-token-file", "", "file holding the sink's own bearer token (a Broker with OIDC); --token-file's then travels in the event's authtoken extension only")
 	fs.StringVar(&f.terminationLog, "termination-log", "", "file to write the final error to (a pod's /dev/termination-log)")
-	fs.DurationVar(&f.eventTimeout, "event-timeout", defaultEventTimeout, "longest one progress or result event may take to be delivered, retries included (the pod's status carries the result too)")
+	fs.DurationVar(&f.eventTimeout, "event-timeout", defaultEventTimeout, "longest one progress or result event may take to be delivered, retries included; 0 waits as long as the sink does (the pod's status carries the result too)")
 }
 
 // reporter sends the data pod's progress and result as CloudEvents.
